@@ -1,0 +1,98 @@
+// npm start: one simulated device, real TLS, a real MQTT broker, and a readable timeline.
+//
+//   1. make a PKI (CA + broker certificate) and start the broker: embedded aedes (default) or
+//      Debian's Mosquitto (--broker mosquitto), TLS only, one device account;
+//   2. "production line": write factory credentials into the device's flash (a file);
+//   3. power on: the firmware core boots from flash, verifies the broker, connects, publishes
+//      telemetry every few seconds; the broker's view is printed alongside. Ctrl-C stops.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { generateIdentity, nodeIdOf } from "../../src/identity/identity.js";
+import { Device } from "../../src/lifecycle/device.js";
+import type { LogRecord } from "../../src/log/logger.js";
+import { Secret } from "../../src/secrets/secret.js";
+import { CredentialStore } from "../../src/storage/credential-store.js";
+import { startEmbeddedBroker } from "../broker/embedded.js";
+import { startMosquitto } from "../broker/mosquitto.js";
+import { generateTestPki } from "../certs/pki.js";
+import { createSimDevice } from "../sim-device.js";
+
+const { values: args } = parseArgs({
+  options: {
+    broker: { type: "string", default: "embedded" },
+    interval: { type: "string", default: "3000" },
+    "run-for": { type: "string" }, // seconds; default: until Ctrl-C
+  },
+});
+if (args.broker !== "embedded" && args.broker !== "mosquitto") {
+  console.error(`--broker must be "embedded" or "mosquitto" (got ${args.broker})`);
+  process.exit(2);
+}
+
+const started = Date.now();
+const stamp = () => `+${((Date.now() - started) / 1000).toFixed(3).padStart(7)}s`;
+const say = (who: string, text: string) => console.log(`${stamp()}  ${who.padEnd(7)} ${text}`);
+const fields = (r: LogRecord) => Object.entries(r.fields).map(([k, v]) => `${k}=${v}`).join(" ");
+
+const work = mkdtempSync(join(tmpdir(), "onboarding-demo-"));
+const pki = generateTestPki(join(work, "pki"));
+say("setup", `PKI generated in ${work} (CA + broker certificate for localhost)`);
+
+const user = { username: "factory-device", password: "demo-password-not-a-secret-in-production" };
+let closeBroker: () => Promise<void>;
+let port: number;
+if (args.broker === "embedded") {
+  const broker = await startEmbeddedBroker({ pki, users: { [user.username]: user.password } });
+  port = broker.port;
+  closeBroker = () => broker.close();
+  broker.events.on("clientConnected", (c) => say("broker", `client ${c.clientId} connected as ${c.username} over ${c.tlsVersion} ${c.cipher}`));
+  broker.events.on("published", (m) => say("broker", `← ${m.topic} (${m.size} B, QoS ${m.qos}${m.retain ? ", retained" : ""})`));
+  broker.events.on("clientDisconnected", (c) => say("broker", `client ${c.clientId} disconnected`));
+  broker.events.on("authFailed", (f) => say("broker", `refused ${f.clientId}: CONNACK ${f.returnCode}`));
+} else {
+  const broker = await startMosquitto({ pki, users: { [user.username]: user.password } });
+  port = broker.port;
+  closeBroker = () => broker.dispose();
+  say("broker", `mosquitto log: ${broker.logPath}`);
+}
+say("broker", `${args.broker} broker listening on mqtts://localhost:${port}`);
+
+// The production line writes the factory record; the firmware never sees this code.
+const sim = createSimDevice({ flashPath: join(work, "flash.json"), log: (r) => say(r.scope, `${r.event} ${fields(r)}`) });
+const identity = generateIdentity(sim.io.random);
+new CredentialStore(sim.io.storage).save({
+  version: 1,
+  identity,
+  mqtt: {
+    brokerUrl: `mqtts://localhost:${port}`,
+    clientId: nodeIdOf(identity),
+    username: user.username,
+    password: Secret.fromString(user.password),
+    ca: pki.caPem,
+  },
+  strategy: { name: "factory", state: {} },
+});
+say("factory", `credentials for node ${nodeIdOf(identity)} written to flash (${join(work, "flash.json")})`);
+
+// Power on: a new device over the same flash, as after a reboot.
+const unit = sim.reboot();
+say("power", "on");
+const device = new Device(unit.io, { telemetryIntervalMs: Number(args.interval), keepaliveSeconds: 30 });
+device.boot();
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  say("power", `shutting down (flash writes this boot: ${unit.flash.writeCount})`);
+  device.shutdown();
+  await new Promise((r) => setTimeout(r, 200));
+  await closeBroker();
+  rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
+process.on("SIGINT", () => void stop());
+process.on("SIGTERM", () => void stop());
+if (args["run-for"]) setTimeout(() => void stop(), Number(args["run-for"]) * 1000);

@@ -1,0 +1,160 @@
+// Runs INSIDE the XS engine: an Io whose every operation is a synchronous call to the Node host
+// (issueCommand), and the dispatcher for the events the host delivers (handleCommand). Only
+// ECMAScript and our own src/ helpers are used here, like on the board.
+import type { Datagram, Io, Socket, SocketHandlers, TimerId, UdpOptions, UdpSocket } from "../../../src/io/io.js";
+import type { LogRecord } from "../../../src/log/logger.js";
+import { fromBase64, fromUtf8, toBase64, utf8 } from "../../../src/bytes/bytes.js";
+import type { FlashControl, SimDevice } from "../../../test/scenarios/harness.js";
+import type { GuestRequest, HostEvent, HostReply } from "../protocol.js";
+
+declare const issueCommand: (request: ArrayBuffer) => ArrayBuffer;
+
+/** Thrown in XS for a simulated power cut or another storage failure reported by the host. */
+export class HostStorageError extends Error {
+  constructor(readonly kind: "power-cut" | "storage", readonly code: string | undefined, message: string) {
+    super(message);
+  }
+}
+
+export function call(request: GuestRequest): unknown {
+  const bytes = utf8(JSON.stringify(request));
+  const reply = JSON.parse(fromUtf8(new Uint8Array(issueCommand(bytes.buffer as ArrayBuffer)))) as HostReply;
+  if (reply.error) {
+    if (reply.error.type === "host") throw new Error(`host: ${reply.error.message}`);
+    throw new HostStorageError(reply.error.type, reply.error.code, reply.error.message);
+  }
+  return reply.ok;
+}
+
+const sockets = new Map<number, SocketHandlers>();
+const datagrams = new Map<number, UdpOptions>();
+const timers = new Map<number, () => void>();
+
+/** Deliver one host event; the caller (handleCommand) returns once the promise queue drains. */
+export function dispatch(event: HostEvent): void {
+  switch (event.ev) {
+    case "socket.writable":
+      sockets.get(event.socket)?.onWritable?.(event.count);
+      break;
+    case "socket.readable":
+      sockets.get(event.socket)?.onReadable(event.count);
+      break;
+    case "socket.error": {
+      const handlers = sockets.get(event.socket);
+      sockets.delete(event.socket);
+      handlers?.onError({ kind: event.kind, message: event.message });
+      break;
+    }
+    case "udp.readable":
+      datagrams.get(event.socket)?.onReadable(event.count);
+      break;
+    case "timer": {
+      const callback = timers.get(event.timer);
+      timers.delete(event.timer);
+      callback?.();
+      break;
+    }
+    case "run":
+    case "list":
+      break; // handled by main.ts
+  }
+}
+
+export function bridgedDevice(device: number): SimDevice {
+  const logs: LogRecord[] = [];
+  const io: Io = {
+    network: {
+      tcp: (options) => openSocket(device, "tcp", options, {}),
+      tls: (options) => openSocket(device, "tls", options, {
+        ...(options.ca !== undefined ? { ca: options.ca } : {}),
+        ...(options.serverName !== undefined ? { serverName: options.serverName } : {}),
+        ...(options.clientCertificate !== undefined ? { clientCertificate: options.clientCertificate } : {}),
+        ...(options.clientKey !== undefined ? { clientKey: options.clientKey.revealString() } : {}),
+        ...(options.alpn !== undefined ? { alpn: [...options.alpn] } : {}),
+      }),
+      udp: (options) => openUdp(device, options),
+    },
+    storage: {
+      read(key) {
+        const value = call({ op: "kv.read", device, key }) as string | null;
+        return value === null ? undefined : fromBase64(value);
+      },
+      write(key, value) {
+        call({ op: "kv.write", device, key, value: toBase64(value) });
+      },
+      delete(key) {
+        call({ op: "kv.delete", device, key });
+      },
+    },
+    timers: {
+      set(callback, ms): TimerId {
+        const timer = call({ op: "timer.set", device, ms }) as number;
+        timers.set(timer, callback);
+        return timer;
+      },
+      clear(timer) {
+        if (timers.delete(timer)) call({ op: "timer.clear", device, timer });
+      },
+    },
+    clock: { now: () => call({ op: "clock.now", device }) as number },
+    random(into) {
+      into.set(fromBase64(call({ op: "random", device, length: into.length }) as string));
+    },
+    device: {
+      mac: () => (call({ op: "device.mac", device }) as string | null) ?? undefined,
+      restart: () => void call({ op: "device.restart", device }),
+    },
+    log(record) {
+      logs.push(record);
+      call({ op: "log", device, record });
+    },
+  };
+  const flash: FlashControl = {
+    cutPowerAt: (write, byte) => void call({ op: "flash.cut", device, write, byte }),
+    get writeCount() {
+      return call({ op: "flash.count", device }) as number;
+    },
+  };
+  return {
+    io,
+    flash,
+    logs,
+    reboot: () => bridgedDevice(call({ op: "device.reboot", device }) as number),
+  };
+}
+
+function openSocket(device: number, kind: "tcp" | "tls", options: SocketHandlers & { host: string; port: number }, extra: object): Socket {
+  const socket = call({ op: "socket.open", device, kind, options: { host: options.host, port: options.port, ...extra } }) as number;
+  sockets.set(socket, options);
+  return {
+    read() {
+      const data = call({ op: "socket.read", socket }) as string | null;
+      return data === null ? undefined : fromBase64(data);
+    },
+    write(data) {
+      call({ op: "socket.write", socket, data: toBase64(data) });
+    },
+    close() {
+      sockets.delete(socket);
+      call({ op: "socket.close", socket });
+    },
+  };
+}
+
+function openUdp(device: number, options: UdpOptions): UdpSocket {
+  const socket = call({ op: "udp.open", device, ...(options.port !== undefined ? { port: options.port } : {}) }) as number;
+  datagrams.set(socket, options);
+  return {
+    read(): Datagram | undefined {
+      const d = call({ op: "udp.read", socket }) as { data: string; address: string; port: number } | null;
+      return d === null ? undefined : { data: fromBase64(d.data), address: d.address, port: d.port };
+    },
+    write(data, address, port) {
+      call({ op: "udp.write", socket, data: toBase64(data), address, port });
+    },
+    close() {
+      datagrams.delete(socket);
+      call({ op: "udp.close", socket });
+    },
+  };
+}

@@ -1,0 +1,126 @@
+// The I/O object the firmware core receives. It is the only way the core touches the world:
+// no module under src/ (outside src/platform/moddable/) imports a platform module, reads the
+// clock or schedules work except through it. Shapes follow ECMA-419 (the standard the Moddable
+// SDK implements): sockets push "readable"/"writable" notifications and are read on demand,
+// storage is synchronous key-value, timers are callbacks.
+//
+// Builders of this object:
+//   - the board: src/platform/moddable/ (embedded:* modules)
+//   - Node.js:   host-sim/io/
+//   - XS in CI:  host-sim/xs/ (a bridge to the Node implementation over xsnap's pipes)
+
+import type { Secret } from "../secrets/secret.js";
+import type { LogRecord } from "../log/logger.js";
+
+/** Why a socket stopped. `closed` is an orderly close by the peer. */
+export type SocketErrorKind = "closed" | "refused" | "reset" | "timeout" | "dns" | "tls" | "io";
+
+export interface SocketError {
+  readonly kind: SocketErrorKind;
+  /** Human-readable detail; never contains key material. */
+  readonly message: string;
+}
+
+export interface SocketHandlers {
+  /** Called once connected (and again whenever the send buffer drains), as in ECMA-419. */
+  onWritable?(count: number): void;
+  /** Bytes are waiting: call `read()`. */
+  onReadable(count: number): void;
+  /** The socket is finished: connection refused, TLS refused, reset, or closed by the peer. Called at most once. */
+  onError(error: SocketError): void;
+}
+
+export interface Socket {
+  /** Everything received so far and not yet read, or undefined when nothing is waiting. */
+  read(): Uint8Array | undefined;
+  /** Queue bytes for sending; the platform buffers as needed. Throws if the socket is finished. */
+  write(data: Uint8Array): void;
+  /** Close now. No handler is called afterwards. */
+  close(): void;
+}
+
+export interface TcpOptions extends SocketHandlers {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface TlsOptions extends TcpOptions {
+  /** Trust anchors (PEM). Absent: the platform's root store. There is no "do not verify" option. */
+  readonly ca?: string;
+  /** Name checked against the server certificate and sent as SNI. Defaults to `host`. */
+  readonly serverName?: string;
+  /** Client certificate chain (PEM) and key (PEM, kept secret) for mutual TLS. */
+  readonly clientCertificate?: string;
+  readonly clientKey?: Secret;
+  readonly alpn?: readonly string[];
+}
+
+export interface Datagram {
+  readonly data: Uint8Array;
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface UdpOptions {
+  /** Local port to bind; 0 or absent = any. */
+  readonly port?: number;
+  readonly onReadable: (count: number) => void;
+  readonly onError?: (error: SocketError) => void;
+}
+
+export interface UdpSocket {
+  read(): Datagram | undefined;
+  write(data: Uint8Array, address: string, port: number): void;
+  close(): void;
+}
+
+export interface Network {
+  tcp(options: TcpOptions): Socket;
+  tls(options: TlsOptions): Socket;
+  udp(options: UdpOptions): UdpSocket;
+}
+
+/**
+ * Key-value flash storage (NVS on the ESP32). Keys are at most 15 characters. Each write replaces
+ * one key and nothing is atomic across keys; a power cut during a write may leave that key absent
+ * or torn. The credential store builds its crash safety on exactly these guarantees.
+ */
+export interface KeyValueStorage {
+  read(key: string): Uint8Array | undefined;
+  write(key: string, value: Uint8Array): void;
+  delete(key: string): void;
+}
+
+export type TimerId = number;
+
+export interface Timers {
+  /** Run `callback` once after `ms` milliseconds. */
+  set(callback: () => void, ms: number): TimerId;
+  clear(id: TimerId): void;
+}
+
+export interface Clock {
+  /** Milliseconds since the Unix epoch; on a board before SNTP this may still be near 1970. */
+  now(): number;
+}
+
+export interface DeviceInfo {
+  /** Wi-Fi station MAC as "AA:BB:CC:DD:EE:FF", or undefined before Wi-Fi has started (ESP32 truth). */
+  mac(): string | undefined;
+  /** Restart the device (the simulator ends this device's run). */
+  restart(): void;
+}
+
+/** Where formatted, already-redacted log records go (serial console, test capture, stdout). */
+export type LogSink = (record: LogRecord) => void;
+
+export interface Io {
+  readonly network: Network;
+  readonly storage: KeyValueStorage;
+  readonly timers: Timers;
+  readonly clock: Clock;
+  /** Fill with cryptographically strong random bytes (esp_fill_random on the board). */
+  readonly random: (into: Uint8Array) => void;
+  readonly device: DeviceInfo;
+  readonly log: LogSink;
+}

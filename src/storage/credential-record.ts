@@ -1,0 +1,173 @@
+// The one record the device keeps in flash: who it is (identity) and how it reaches its cloud
+// (MQTT endpoint and credentials), plus whatever the onboarding strategy needs to remember.
+// Encoded as UTF-8 JSON (readable in a flash dump, easy to migrate), binary secrets as hex;
+// decoded secrets are wrapped in Secret so they can never be logged by accident.
+import { fromHex, fromUtf8, toHex, utf8 } from "../bytes/bytes.js";
+import { Secret } from "../secrets/secret.js";
+
+export const RECORD_VERSION = 1;
+
+export interface DeviceIdentity {
+  /** Ed25519 secret key (32 bytes). Never leaves the store except to sign. */
+  readonly secretKey: Secret;
+  /** Ed25519 public key (32 bytes). */
+  readonly publicKey: Uint8Array;
+}
+
+export interface MqttCredentials {
+  /** "mqtts://host:port" — plain "mqtt://" is refused: there is no insecure mode. */
+  readonly brokerUrl: string;
+  readonly clientId: string;
+  readonly username?: string;
+  readonly password?: Secret;
+  /** Trust anchors for the broker (PEM); absent = the platform's root store. */
+  readonly ca?: string;
+  /** Name to verify and send as SNI when it differs from the URL's host. */
+  readonly serverName?: string;
+  readonly clientCertificate?: string;
+  readonly clientKey?: Secret;
+  /** Topics the cloud assigned; absent ones default from the node ID. */
+  readonly topics?: Readonly<Record<string, string>>;
+}
+
+export type StrategyStateValue = string | number | boolean | null;
+
+export interface StrategyState {
+  /** Which onboarding strategy produced the credentials ("factory", "bootstrap", …). */
+  readonly name: string;
+  readonly state: Readonly<Record<string, StrategyStateValue>>;
+}
+
+export interface CredentialRecord {
+  readonly version: number;
+  readonly identity: DeviceIdentity;
+  readonly mqtt?: MqttCredentials;
+  readonly strategy?: StrategyState;
+}
+
+export type RecordErrorCode = "not-json" | "bad-version" | "bad-field";
+
+export class RecordError extends Error {
+  constructor(readonly code: RecordErrorCode, message: string) {
+    super(message);
+  }
+}
+
+export function encodeRecord(record: CredentialRecord): Uint8Array {
+  const m = record.mqtt;
+  const json = {
+    v: RECORD_VERSION,
+    id: { sk: toHex(record.identity.secretKey.revealBytes()), pk: toHex(record.identity.publicKey) },
+    mqtt: m && {
+      url: m.brokerUrl,
+      cid: m.clientId,
+      user: m.username,
+      pass: m.password && toHex(m.password.revealBytes()),
+      ca: m.ca,
+      sni: m.serverName,
+      cert: m.clientCertificate,
+      key: m.clientKey?.revealString(),
+      topics: m.topics,
+    },
+    strategy: record.strategy,
+  };
+  return utf8(JSON.stringify(json));
+}
+
+/** Strict decoding: any missing or mistyped field rejects the whole record (never half-applied). */
+export function decodeRecord(bytes: Uint8Array): CredentialRecord {
+  let json: unknown;
+  try {
+    json = JSON.parse(fromUtf8(bytes));
+  } catch {
+    throw new RecordError("not-json", "credential record is not valid UTF-8 JSON");
+  }
+  const root = object(json, "record");
+  if (root.v !== RECORD_VERSION) {
+    throw new RecordError("bad-version", `credential record version ${String(root.v)} is not supported (expected ${RECORD_VERSION})`);
+  }
+  const id = object(root.id, "id");
+  const identity: DeviceIdentity = {
+    secretKey: Secret.fromBytes(hexField(id.sk, "id.sk", 32)),
+    publicKey: hexField(id.pk, "id.pk", 32),
+  };
+  const record: { -readonly [K in keyof CredentialRecord]: CredentialRecord[K] } = { version: RECORD_VERSION, identity };
+  if (root.mqtt !== undefined) record.mqtt = decodeMqtt(object(root.mqtt, "mqtt"));
+  if (root.strategy !== undefined) record.strategy = decodeStrategy(object(root.strategy, "strategy"));
+  return record;
+}
+
+function decodeMqtt(m: Record<string, unknown>): MqttCredentials {
+  const brokerUrl = string(m.url, "mqtt.url");
+  parseBrokerUrl(brokerUrl); // validates
+  const out: { -readonly [K in keyof MqttCredentials]: MqttCredentials[K] } = {
+    brokerUrl,
+    clientId: string(m.cid, "mqtt.cid"),
+  };
+  if (m.user !== undefined) out.username = string(m.user, "mqtt.user");
+  if (m.pass !== undefined) out.password = Secret.fromBytes(hexField(m.pass, "mqtt.pass"));
+  if (m.ca !== undefined) out.ca = string(m.ca, "mqtt.ca");
+  if (m.sni !== undefined) out.serverName = string(m.sni, "mqtt.sni");
+  if (m.cert !== undefined) out.clientCertificate = string(m.cert, "mqtt.cert");
+  if (m.key !== undefined) out.clientKey = Secret.fromString(string(m.key, "mqtt.key"));
+  if ((out.clientCertificate === undefined) !== (out.clientKey === undefined)) {
+    throw new RecordError("bad-field", "mqtt.cert and mqtt.key must be given together");
+  }
+  if (m.topics !== undefined) {
+    const topics = object(m.topics, "mqtt.topics");
+    const copy: Record<string, string> = {};
+    for (const k of Object.keys(topics)) copy[k] = string(topics[k], `mqtt.topics.${k}`);
+    out.topics = copy;
+  }
+  return out;
+}
+
+function decodeStrategy(s: Record<string, unknown>): StrategyState {
+  const state = object(s.state, "strategy.state");
+  const copy: Record<string, StrategyStateValue> = {};
+  for (const k of Object.keys(state)) {
+    const v = state[k];
+    if (v !== null && typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
+      throw new RecordError("bad-field", `strategy.state.${k} must be a string, number, boolean or null`);
+    }
+    copy[k] = v;
+  }
+  return { name: string(s.name, "strategy.name"), state: copy };
+}
+
+export interface BrokerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** "mqtts://host[:port]" → host and port (default 8883). */
+export function parseBrokerUrl(url: string): BrokerAddress {
+  const match = /^mqtts:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?\/?$/.exec(url);
+  if (!match) {
+    throw new RecordError("bad-field", `broker URL must look like mqtts://host:port (got ${JSON.stringify(url.slice(0, 80))})`);
+  }
+  const port = match[2] === undefined ? 8883 : Number(match[2]);
+  if (port < 1 || port > 65535) throw new RecordError("bad-field", `broker port ${port} is out of range`);
+  return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+function object(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new RecordError("bad-field", `${name} must be an object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function string(value: unknown, name: string): string {
+  if (typeof value !== "string") throw new RecordError("bad-field", `${name} must be a string`);
+  return value;
+}
+
+function hexField(value: unknown, name: string, length?: number): Uint8Array {
+  if (typeof value !== "string" || !/^([0-9a-f]{2})*$/.test(value)) {
+    throw new RecordError("bad-field", `${name} must be lower-case hex`);
+  }
+  const bytes = fromHex(value);
+  if (length !== undefined && bytes.length !== length) throw new RecordError("bad-field", `${name} must be ${length} bytes`);
+  return bytes;
+}

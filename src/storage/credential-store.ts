@@ -1,0 +1,48 @@
+// The device's credential store: one versioned CredentialRecord kept crash-consistently in flash.
+import type { KeyValueStorage } from "../io/io.js";
+import { SlotPair } from "./slot-pair.js";
+import { decodeRecord, encodeRecord, RecordError, type CredentialRecord } from "./credential-record.js";
+
+export type StoredRecord =
+  | { readonly status: "empty" }
+  | { readonly status: "ok"; readonly record: CredentialRecord; readonly sequence: number }
+  /** Intact in flash (checksum good) but not understood, e.g. written by newer firmware. Kept, not overwritten by a boot. */
+  | { readonly status: "unreadable"; readonly error: RecordError };
+
+export class CredentialStore {
+  readonly #slots: SlotPair;
+
+  constructor(storage: KeyValueStorage, name = "cred") {
+    this.#slots = new SlotPair(storage, name);
+  }
+
+  load(): StoredRecord {
+    const slot = this.#slots.load();
+    if (!slot) return { status: "empty" };
+    try {
+      return { status: "ok", record: decodeRecord(slot.payload), sequence: slot.sequence };
+    } catch (e) {
+      if (e instanceof RecordError) return { status: "unreadable", error: e };
+      throw e;
+    }
+  }
+
+  /** Replace the record. A power cut at any byte leaves the previous record or this one. */
+  save(record: CredentialRecord): void {
+    this.#slots.save(encodeRecord(record));
+  }
+
+  /**
+   * Factory reset: forget the cloud credentials and the strategy state. The identity key is kept,
+   * because the cloud knows the node by it (user-node mapping verifies signatures against it);
+   * `{ identity: true }` also destroys the identity (decommissioning), leaving the flash empty.
+   */
+  factoryReset(options: { identity?: boolean } = {}): void {
+    const current = this.load();
+    if (options.identity || current.status !== "ok") {
+      this.#slots.erase();
+      return;
+    }
+    this.save({ version: current.record.version, identity: current.record.identity });
+  }
+}

@@ -1,0 +1,52 @@
+// Ed25519 identity: RFC 8032 vectors through our wrapper, and the properties the cloud relies on.
+import { fromHex, toHex, utf8 } from "../../src/bytes/bytes.js";
+import { publicKeyOf, sign, verify } from "../../src/identity/ed25519.js";
+import { generateIdentity, identityIsConsistent, nodeIdOf, signWithIdentity } from "../../src/identity/identity.js";
+import { check, checkEqual, type Scenario } from "./harness.js";
+import { RFC8032 } from "./vectors.js";
+
+export const scenarios: Scenario[] = [
+  {
+    name: "identity: RFC 8032 test vectors",
+    run() {
+      for (const v of RFC8032) {
+        const sk = fromHex(v.secretKey);
+        checkEqual(toHex(publicKeyOf(sk)), v.publicKey, "public key");
+        checkEqual(toHex(sign(fromHex(v.message), sk)), v.signature, "signature");
+        check(verify(fromHex(v.signature), fromHex(v.message), fromHex(v.publicKey)), "verifies");
+        const tampered = fromHex(v.signature);
+        tampered[0]! ^= 1;
+        check(!verify(tampered, fromHex(v.message), fromHex(v.publicKey)), "tampered signature rejected");
+      }
+      check(!verify(new Uint8Array(3), new Uint8Array(0), new Uint8Array(32)), "malformed signature is just invalid");
+    },
+  },
+  {
+    name: "identity: generated from the I/O random source, signs challenges, node ID stable",
+    run(ctx) {
+      const d = ctx.device();
+      const a = generateIdentity(d.io.random);
+      const b = generateIdentity(d.io.random);
+      check(toHex(a.publicKey) !== toHex(b.publicKey), "two identities differ");
+      check(identityIsConsistent(a), "secret key derives the public key");
+      checkEqual(nodeIdOf(a), nodeIdOf({ publicKey: a.publicKey.slice() }), "node ID depends only on the public key");
+      const challenge = utf8("cloud challenge 8a1f");
+      const signature = signWithIdentity(a, challenge);
+      check(verify(signature, challenge, a.publicKey), "the cloud can verify the device's signature");
+      check(!verify(signature, challenge, b.publicKey), "and not against another key");
+      checkEqual(String(a.secretKey), "[redacted]", "secret key prints redacted");
+    },
+  },
+  {
+    name: "identity: a random source of zeros is refused",
+    run() {
+      let threw = false;
+      try {
+        generateIdentity((into) => into.fill(0));
+      } catch {
+        threw = true;
+      }
+      check(threw, "all-zero key refused");
+    },
+  },
+];
