@@ -111,11 +111,99 @@ export interface DeviceInfo {
   restart(): void;
 }
 
+// ---- Wi-Fi station (embedded:network/interface/wifi on the board; simulated networks on the host)
+
+export type WifiAuthMode = "open" | "wep" | "wpa-psk" | "wpa2-psk" | "wpa-wpa2-psk" | "wpa2-enterprise" | "wpa3-psk" | "wpa2-wpa3-psk";
+
+export interface WifiNetwork {
+  /** SSID as raw bytes (up to 32; not necessarily UTF-8). */
+  readonly ssid: Uint8Array;
+  readonly bssid: Uint8Array;
+  readonly channel: number;
+  readonly rssi: number;
+  readonly auth: WifiAuthMode;
+}
+
+/** Why a connection attempt failed or a connection was lost (the reasons Espressif's prov-config reports). */
+export type WifiFailure = "auth-error" | "network-not-found" | "connection-lost";
+
+export type WifiEvent =
+  | { readonly type: "connecting" }
+  | { readonly type: "connected"; readonly ip: string }
+  | { readonly type: "disconnected"; readonly reason: WifiFailure };
+
+export interface WifiConnectOptions {
+  readonly ssid: Uint8Array;
+  readonly passphrase?: Secret;
+  readonly bssid?: Uint8Array;
+  readonly channel?: number;
+}
+
+export interface WifiStation {
+  /** Bring the radio up in station mode; afterwards `device.mac()` is readable (ESP32 truth). */
+  start(): void;
+  /** One scan; results arrive once, asynchronously. */
+  scan(onResults: (networks: readonly WifiNetwork[]) => void): void;
+  /** Join a network; progress and failures arrive as events, asynchronously. Replaces any earlier attempt. */
+  connect(options: WifiConnectOptions, onEvent: (event: WifiEvent) => void): void;
+  disconnect(): void;
+}
+
+// ---- BLE GATT peripheral (embedded:io/bluetoothle/peripheral on the ESP32; simulated link on the host)
+
+export interface GattDescriptor {
+  /** 16-bit UUID as 4 hex digits ("2901") or a 128-bit UUID string. */
+  readonly uuid: string;
+  readonly value: Uint8Array;
+}
+
+export interface BleConnection {
+  readonly id: number;
+  /** Negotiated ATT MTU; payloads longer than MTU − 3 use long (prepared) writes and offset reads. */
+  readonly mtu: number;
+}
+
+export interface GattCharacteristic {
+  /** 128-bit UUID, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx". */
+  readonly uuid: string;
+  readonly properties: readonly ("read" | "write")[];
+  readonly descriptors?: readonly GattDescriptor[];
+  /** A complete write: the stack has already reassembled long (prepared) writes. */
+  onWrite?(connection: BleConnection, value: Uint8Array): void;
+  /** The value a read returns; the stack serves offset reads of long values from it. */
+  onRead?(connection: BleConnection): Uint8Array;
+}
+
+export interface GattService {
+  readonly uuid: string;
+  readonly characteristics: readonly GattCharacteristic[];
+}
+
+export interface BlePeripheralOptions {
+  /** Advertised (scan response) name, e.g. "PROV_1a2b3c". */
+  readonly deviceName: string;
+  /** 128-bit service UUID put in the advertisement. */
+  readonly advertisedService: string;
+  readonly services: readonly GattService[];
+  onConnect?(connection: BleConnection): void;
+  onDisconnect?(connection: BleConnection): void;
+}
+
+export interface BlePeripheral {
+  /** Declare the services and start advertising. */
+  start(options: BlePeripheralOptions): void;
+  /** Stop advertising and drop any connection. */
+  stop(): void;
+}
+
 /** Where formatted, already-redacted log records go (serial console, test capture, stdout). */
 export type LogSink = (record: LogRecord) => void;
 
 export interface Io {
   readonly network: Network;
+  /** Absent where the platform has none (the SDK's desktop simulator has no BLE). */
+  readonly ble?: BlePeripheral;
+  readonly wifi?: WifiStation;
   readonly storage: KeyValueStorage;
   readonly timers: Timers;
   readonly clock: Clock;

@@ -9,6 +9,23 @@ import type { GuestRequest, HostEvent, HostReply } from "../protocol.js";
 
 declare const issueCommand: (request: ArrayBuffer) => ArrayBuffer;
 
+interface NativeCodecs {
+  TextEncoder: new () => { encode(text: string): Uint8Array };
+  TextDecoder: new () => { decode(bytes: Uint8Array): string };
+  Base64: { encode(buffer: ArrayBuffer): string; decode(text: string): ArrayBuffer };
+}
+
+// The worker's native codecs, kept aside by board-prelude.js for the bridge only; the pure
+// JavaScript ones from src/bytes are the fallback (and what the core itself uses).
+const native = (globalThis as unknown as Record<symbol, NativeCodecs | undefined>)[Symbol.for("onboarding.xs-bridge")];
+const encoder = native && new native.TextEncoder();
+const decoder = native && new native.TextDecoder();
+const encodeText = (text: string): Uint8Array => (encoder ? encoder.encode(text) : utf8(text));
+const decodeText = (bytes: Uint8Array): string => (decoder ? decoder.decode(bytes) : fromUtf8(bytes));
+const encode64 = (bytes: Uint8Array): string =>
+  native ? native.Base64.encode(bytes.slice().buffer as ArrayBuffer) : toBase64(bytes);
+const decode64 = (text: string): Uint8Array => (native ? new Uint8Array(native.Base64.decode(text)) : fromBase64(text));
+
 /** Thrown in XS for a simulated power cut or another storage failure reported by the host. */
 export class HostStorageError extends Error {
   constructor(readonly kind: "power-cut" | "storage", readonly code: string | undefined, message: string) {
@@ -17,8 +34,8 @@ export class HostStorageError extends Error {
 }
 
 export function call(request: GuestRequest): unknown {
-  const bytes = utf8(JSON.stringify(request));
-  const reply = JSON.parse(fromUtf8(new Uint8Array(issueCommand(bytes.buffer as ArrayBuffer)))) as HostReply;
+  const bytes = encodeText(JSON.stringify(request));
+  const reply = JSON.parse(decodeText(new Uint8Array(issueCommand(bytes.buffer as ArrayBuffer)))) as HostReply;
   if (reply.error) {
     if (reply.error.type === "host") throw new Error(`host: ${reply.error.message}`);
     throw new HostStorageError(reply.error.type, reply.error.code, reply.error.message);
@@ -77,10 +94,10 @@ export function bridgedDevice(device: number): SimDevice {
     storage: {
       read(key) {
         const value = call({ op: "kv.read", device, key }) as string | null;
-        return value === null ? undefined : fromBase64(value);
+        return value === null ? undefined : decode64(value);
       },
       write(key, value) {
-        call({ op: "kv.write", device, key, value: toBase64(value) });
+        call({ op: "kv.write", device, key, value: encode64(value) });
       },
       delete(key) {
         call({ op: "kv.delete", device, key });
@@ -98,7 +115,7 @@ export function bridgedDevice(device: number): SimDevice {
     },
     clock: { now: () => call({ op: "clock.now", device }) as number },
     random(into) {
-      into.set(fromBase64(call({ op: "random", device, length: into.length }) as string));
+      into.set(decode64(call({ op: "random", device, length: into.length }) as string));
     },
     device: {
       mac: () => (call({ op: "device.mac", device }) as string | null) ?? undefined,
@@ -129,10 +146,10 @@ function openSocket(device: number, kind: "tcp" | "tls", options: SocketHandlers
   return {
     read() {
       const data = call({ op: "socket.read", socket }) as string | null;
-      return data === null ? undefined : fromBase64(data);
+      return data === null ? undefined : decode64(data);
     },
     write(data) {
-      call({ op: "socket.write", socket, data: toBase64(data) });
+      call({ op: "socket.write", socket, data: encode64(data) });
     },
     close() {
       sockets.delete(socket);
@@ -147,10 +164,10 @@ function openUdp(device: number, options: UdpOptions): UdpSocket {
   return {
     read(): Datagram | undefined {
       const d = call({ op: "udp.read", socket }) as { data: string; address: string; port: number } | null;
-      return d === null ? undefined : { data: fromBase64(d.data), address: d.address, port: d.port };
+      return d === null ? undefined : { data: decode64(d.data), address: d.address, port: d.port };
     },
     write(data, address, port) {
-      call({ op: "udp.write", socket, data: toBase64(data), address, port });
+      call({ op: "udp.write", socket, data: encode64(data), address, port });
     },
     close() {
       datagrams.delete(socket);
