@@ -27,6 +27,12 @@ export interface EmbeddedBrokerOptions {
   /** A client with a CA-verified certificate logs in as its CN, no password needed. */
   certificateCnAsUsername?: boolean;
   minTlsVersion?: "TLSv1.2" | "TLSv1.3";
+  /**
+   * Server-side CONNECT rate limit: beyond this many admitted CONNECTs in the last second, a
+   * CONNECT is refused with CONNACK 3 "server unavailable" (clients back off and retry).
+   * Default: no limit.
+   */
+  maxConnectsPerSecond?: number;
 }
 
 export interface ConnectAttempt {
@@ -55,6 +61,12 @@ export interface AuthFailure {
   returnCode: 4 | 5;
 }
 
+export interface RateLimited {
+  clientId: string;
+  /** CONNECTs admitted in the last second when this one was refused. */
+  admittedLastSecond: number;
+}
+
 export interface PublishedMessage {
   clientId: string;
   topic: string;
@@ -74,6 +86,7 @@ export interface EmbeddedBrokerEvents {
   connectAttempt: [ConnectAttempt];
   clientConnected: [ClientInfo];
   authFailed: [AuthFailure];
+  rateLimited: [RateLimited];
   published: [PublishedMessage];
   clientDisconnected: [{ clientId: string; username: string | undefined }];
   tlsError: [TlsFailure];
@@ -125,7 +138,7 @@ function verifiedCertificateCn(socket: TLSSocket | undefined): string | undefine
   return Array.isArray(cn) ? cn[0] : cn;
 }
 
-function authError(returnCode: 4 | 5, message: string): AuthenticateError {
+function authError(returnCode: 3 | 4 | 5, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
@@ -135,6 +148,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const certMode = options.clientCertificates ?? "none";
   const events = new EventEmitter<EmbeddedBrokerEvents>();
   const connects = new RateCounter();
+  const admitted = new RateCounter();
+  const limit = options.maxConnectsPerSecond;
   const usernames = new WeakMap<Client, string | undefined>();
 
   // aedes 1.x: the constructor no longer starts the broker; createBroker() awaits listen()
@@ -152,6 +167,15 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     },
 
     authenticate(client, username, password, done) {
+      // The rate limit comes first: a refused CONNECT says nothing about its credentials.
+      if (limit !== undefined) {
+        const admittedLastSecond = admitted.rate();
+        if (admittedLastSecond >= limit) {
+          events.emit("rateLimited", { clientId: client.id, admittedLastSecond });
+          return done(authError(3, "server unavailable: CONNECT rate limit"), false);
+        }
+        admitted.hit();
+      }
       const fail = (returnCode: 4 | 5, message: string) => {
         events.emit("authFailed", { clientId: client.id, username, returnCode });
         done(authError(returnCode, message), false);

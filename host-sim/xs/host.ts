@@ -20,15 +20,34 @@ export function scenarioFiles(dir = join(repoRoot, "test", "scenarios")): string
   return readdirSync(dir).filter((f) => f.endsWith(".scenario.ts")).sort().map((f) => join(dir, f));
 }
 
+/** Every module of the firmware core (src/ without the board glue), in a stable order. */
+export function coreModuleFiles(dir = join(repoRoot, "src")): string[] {
+  const out: string[] = [];
+  const walk = (at: string) => {
+    for (const entry of readdirSync(at, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(at, entry.name);
+      if (entry.isDirectory()) {
+        if (path !== join(dir, "platform", "moddable")) walk(path);
+      } else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts")) {
+        out.push(path);
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
 /**
- * Bundle the scenarios (and through them the core) into one script for XS. platform "neutral"
- * makes any Node built-in imported from src/ a build error.
+ * Bundle the scenarios and every core module into one script for XS, so that each module of
+ * src/ is loaded by the engine even if no scenario reaches it yet. platform "neutral" makes any
+ * Node built-in imported from src/ a build error.
  */
-export async function bundleScenarios(files: readonly string[]): Promise<string> {
+export async function bundleScenarios(files: readonly string[], core: readonly string[] = coreModuleFiles()): Promise<string> {
   const entry = [
     `import { start } from ${JSON.stringify(join(here, "guest", "main.ts"))};`,
     ...files.map((f, i) => `import * as m${i} from ${JSON.stringify(f)};`),
-    `start([${files.map((_f, i) => `m${i}`).join(", ")}]);`,
+    ...core.map((f, i) => `import * as c${i} from ${JSON.stringify(f)};`),
+    `start([${files.map((_f, i) => `m${i}`).join(", ")}], [${core.map((_f, i) => `c${i}`).join(", ")}]);`,
   ].join("\n");
   const result = await build({
     stdin: { contents: entry, resolveDir: repoRoot, sourcefile: "xs-entry.ts", loader: "ts" },
@@ -77,7 +96,13 @@ export class XsScenarioHost {
 
   async list(): Promise<string[]> {
     const { reply } = await this.#worker.command(encode({ ev: "list" }));
-    return JSON.parse(Buffer.from(reply).toString("utf8")) as string[];
+    return (JSON.parse(Buffer.from(reply).toString("utf8")) as { scenarios: string[] }).scenarios;
+  }
+
+  /** How many core modules XS evaluated, and how many exports they have in all. */
+  async coreModules(): Promise<{ modules: number; exports: number }> {
+    const { reply } = await this.#worker.command(encode({ ev: "list" }));
+    return (JSON.parse(Buffer.from(reply).toString("utf8")) as { core: { modules: number; exports: number } }).core;
   }
 
   /** Run one scenario to completion inside XS. Rejects if it fails or takes longer than `timeoutMs`. */

@@ -84,7 +84,8 @@ export function decodeRecord(bytes: Uint8Array): CredentialRecord {
   }
   const root = object(json, "record");
   if (root.v !== RECORD_VERSION) {
-    throw new RecordError("bad-version", `credential record version ${String(root.v)} is not supported (expected ${RECORD_VERSION})`);
+    const found = typeof root.v === "number" ? String(root.v) : `of type ${typeof root.v}`;
+    throw new RecordError("bad-version", `credential record version ${found} is not supported (expected ${RECORD_VERSION})`);
   }
   const id = object(root.id, "id");
   const identity: DeviceIdentity = {
@@ -116,7 +117,7 @@ function decodeMqtt(m: Record<string, unknown>): MqttCredentials {
   if (m.topics !== undefined) {
     const topics = object(m.topics, "mqtt.topics");
     const copy: Record<string, string> = {};
-    for (const k of Object.keys(topics)) copy[k] = string(topics[k], `mqtt.topics.${k}`);
+    for (const k of mapKeys(topics, "mqtt.topics")) copy[k] = string(topics[k], `mqtt.topics.${k}`);
     out.topics = copy;
   }
   return out;
@@ -125,7 +126,7 @@ function decodeMqtt(m: Record<string, unknown>): MqttCredentials {
 function decodeStrategy(s: Record<string, unknown>): StrategyState {
   const state = object(s.state, "strategy.state");
   const copy: Record<string, StrategyStateValue> = {};
-  for (const k of Object.keys(state)) {
+  for (const k of mapKeys(state, "strategy.state")) {
     const v = state[k];
     if (v !== null && typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
       throw new RecordError("bad-field", `strategy.state.${k} must be a string, number, boolean or null`);
@@ -156,6 +157,13 @@ function object(value: unknown, name: string): Record<string, unknown> {
     throw new RecordError("bad-field", `${name} must be an object`);
   }
   return value as Record<string, unknown>;
+}
+
+/** Keys of a free-form map; "__proto__" would not survive copying into a plain object, so it is refused. */
+function mapKeys(map: Record<string, unknown>, name: string): string[] {
+  const keys = Object.keys(map);
+  if (keys.includes("__proto__")) throw new RecordError("bad-field", `${name} may not have a key named __proto__`);
+  return keys;
 }
 
 function string(value: unknown, name: string): string {

@@ -40,7 +40,7 @@ export class SlotPair {
     if (this.#current === null) {
       const a = this.#read("a");
       const b = this.#read("b");
-      this.#current = a && b ? (b.sequence > a.sequence ? b : a) : (a ?? b);
+      this.#current = a && b ? (isNewerSequence(b.sequence, a.sequence) ? b : a) : (a ?? b);
     }
     return this.#current;
   }
@@ -69,6 +69,15 @@ export class SlotPair {
     const parsed = unframe(bytes);
     return parsed && { ...parsed, slot };
   }
+}
+
+/**
+ * Sequence numbers are compared in serial-number arithmetic (RFC 1982), so the step from
+ * 0xFFFFFFFF to 0 is still "newer". Valid slots differ by one; only corrupt flash is ever far apart.
+ */
+export function isNewerSequence(x: number, y: number): boolean {
+  const d = (x - y) >>> 0;
+  return d !== 0 && (d < 0x8000_0000 || (d === 0x8000_0000 && x > y));
 }
 
 function frame(payload: Uint8Array, sequence: number): Uint8Array {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Scenario } from "../scenarios/harness.js";
-import { scenarioFiles, XsScenarioHost } from "../../host-sim/xs/host.js";
+import { coreModuleFiles, scenarioFiles, XsScenarioHost } from "../../host-sim/xs/host.js";
 import { startScenarioBroker, type ScenarioBroker } from "../support/scenario-broker.js";
 
 const files = scenarioFiles();
@@ -25,6 +25,12 @@ after(async () => {
 
 test("XS bundle registers every scenario", async () => {
   assert.deepEqual((await host.list()).sort(), scenarios.map((s) => s.name).sort());
+});
+
+test("every module of the core loads in XS, reached by a scenario or not", async () => {
+  const { modules, exports } = await host.coreModules();
+  assert.equal(modules, coreModuleFiles().length);
+  assert.ok(exports > modules, "their exports are there");
 });
 
 for (const scenario of scenarios) {

@@ -31,12 +31,15 @@ function describe(error: unknown): string {
 }
 
 /** Called by the generated entry with every scenario module; installs the command handler. */
-export function start(modules: readonly { readonly scenarios: readonly Scenario[] }[]): void {
+export function start(modules: readonly { readonly scenarios: readonly Scenario[] }[], core: readonly object[] = []): void {
   for (const module of modules) for (const s of module.scenarios) registry.set(s.name, s);
+  let exports = 0;
+  for (const module of core) exports += Object.keys(module).length;
+  const coreSummary = { modules: core.length, exports };
   const empty = new ArrayBuffer(0);
   (globalThis as { handleCommand?: (message: ArrayBuffer) => ArrayBuffer }).handleCommand = (message) => {
     const event = JSON.parse(fromUtf8(new Uint8Array(message))) as HostEvent;
-    if (event.ev === "list") return utf8(JSON.stringify([...registry.keys()])).buffer as ArrayBuffer;
+    if (event.ev === "list") return utf8(JSON.stringify({ scenarios: [...registry.keys()], core: coreSummary })).buffer as ArrayBuffer;
     if (event.ev === "run") run(event.run, event.scenario, event.broker);
     else dispatch(event);
     return empty;

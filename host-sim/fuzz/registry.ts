@@ -1,0 +1,20 @@
+// Every decoder and state machine that takes bytes from outside the device. Adding one to the
+// fuzzer (short mode in `npm test`, long mode in `npm run fuzz -- --long`) is one line here.
+import type { FuzzTarget } from "./target.js";
+import { credentialRecordTarget } from "./targets/credential-record.js";
+import { mqttCodecTarget } from "./targets/mqtt-codec.js";
+import { mqttSessionTarget } from "./targets/mqtt-session.js";
+import { slotPairTarget } from "./targets/slot-pair.js";
+
+export const FUZZ_TARGETS: readonly FuzzTarget[] = [
+  mqttCodecTarget,
+  mqttSessionTarget,
+  credentialRecordTarget,
+  slotPairTarget,
+];
+
+export function fuzzTarget(name: string): FuzzTarget {
+  const target = FUZZ_TARGETS.find((t) => t.name === name);
+  if (!target) throw new Error(`no fuzz target "${name}" (have: ${FUZZ_TARGETS.map((t) => t.name).join(", ")})`);
+  return target;
+}
