@@ -168,9 +168,17 @@ export interface GattCharacteristic {
   readonly uuid: string;
   readonly properties: readonly ("read" | "write")[];
   readonly descriptors?: readonly GattDescriptor[];
-  /** A complete write: the stack has already reassembled long (prepared) writes. */
+  /**
+   * A complete write (Write Request, or Prepare Write… + Execute Write already reassembled by the
+   * stack, up to the 512-byte ATT maximum). Runs synchronously inside the write; if it throws,
+   * the stack fails the write with an ATT error response (protocomm's "no response", as NimBLE's
+   * BLE_ATT_ERR_INVALID_PDU) and the connection stays up.
+   */
   onWrite?(connection: BleConnection, value: Uint8Array): void;
-  /** The value a read returns; the stack serves offset reads of long values from it. */
+  /**
+   * The value a read returns. The stack calls it at the Read Request (offset 0) and serves the
+   * Read Blob requests that follow (offset > 0, MTU − 1 bytes each) from that same snapshot.
+   */
   onRead?(connection: BleConnection): Uint8Array;
 }
 
@@ -180,9 +188,12 @@ export interface GattService {
 }
 
 export interface BlePeripheralOptions {
-  /** Advertised (scan response) name, e.g. "PROV_1a2b3c". */
+  /** Complete local name in the scan response, at most 29 characters, e.g. "PROV_1a2b3c". */
   readonly deviceName: string;
-  /** 128-bit service UUID put in the advertisement. */
+  /**
+   * The one 128-bit service UUID in the ADV data's complete list (flags + this UUID fill it).
+   * Espressif's Android app takes the first advertised UUID as the service, so advertise only this.
+   */
   readonly advertisedService: string;
   readonly services: readonly GattService[];
   onConnect?(connection: BleConnection): void;

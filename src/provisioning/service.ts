@@ -1,0 +1,352 @@
+// The protocomm endpoint dispatcher and the standard + RainMaker endpoint handlers, sans I/O.
+// Transports (GATT in gatt.ts, HTTP in host-sim/provisioning/) call `handle()` with a session
+// ID, an endpoint name and the request bytes; the result is the response bytes, or a thrown
+// ProtocommError meaning "no response" (what Espressif's protocomm does on a handler error).
+import { utf8 } from "../bytes/bytes.js";
+import { decode, encode, ProtobufError, type ProtoObject } from "../protobuf/codec.js";
+import {
+  ChRespMsg,
+  ChRespStatus,
+  ConfigMsg,
+  CtrlMsg,
+  RMakerChRespPayload,
+  RMakerConfigPayload,
+  RMakerConfigStatus,
+  ScanMsg,
+  Status,
+  WiFiConfigPayload,
+  WiFiCtrlPayload,
+  WiFiScanPayload,
+  WifiStationState,
+} from "../protobuf/messages.js";
+import type { WifiAuthMode, WifiNetwork } from "../io/io.js";
+import { ProtocommError } from "./errors.js";
+import { createSecuritySession, type SecurityConfig, type SecuritySession } from "./security.js";
+
+/** Standard endpoints and their BLE 16-bit IDs; custom ones get FF54, FF55, … in order. */
+export const STANDARD_ENDPOINTS: readonly { readonly name: string; readonly id: number }[] = [
+  { name: "prov-ctrl", id: 0xff4f },
+  { name: "prov-scan", id: 0xff50 },
+  { name: "prov-session", id: 0xff51 },
+  { name: "prov-config", id: 0xff52 },
+  { name: "proto-ver", id: 0xff53 },
+];
+
+export type WifiProvState =
+  | { readonly state: "idle" }
+  | { readonly state: "connecting"; readonly attemptsRemaining?: number }
+  | { readonly state: "connected"; readonly ip: string; readonly ssid: Uint8Array; readonly bssid: Uint8Array; readonly channel: number; readonly auth: WifiAuthMode }
+  | { readonly state: "failed"; readonly reason: "auth-error" | "network-not-found" };
+
+/** What prov-config / prov-scan / prov-ctrl act on (the window implements it over io.wifi). */
+export interface WifiBackend {
+  setConfig(config: { ssid: Uint8Array; passphrase: Uint8Array; bssid: Uint8Array; channel: number }): void;
+  /** false when there is nothing to apply. */
+  apply(): boolean;
+  status(): WifiProvState;
+  scanStart(): void;
+  scanResults(): readonly WifiNetwork[] | undefined;
+  /** prov-ctrl reset: after a failure, clear the credentials and wait again. false = invalid state. */
+  reset(): boolean;
+  /** prov-ctrl reprov: re-enter provisioning even after success. */
+  reprovision(): boolean;
+}
+
+export interface RainMakerBackend {
+  readonly nodeId: string;
+  /** Serve `ch_resp` (challenge-response mapping). */
+  readonly challengeResponse: boolean;
+  /** Serve `cloud_user_assoc` (user ID + secret key mapping). */
+  readonly userAssociation: boolean;
+  sign(challenge: Uint8Array): Uint8Array;
+  /** Store the pair for the publish once online; false = could not store. */
+  setUserMapping(userId: string, secretKey: string): boolean;
+  onChallengeSigned?(): void;
+}
+
+export interface LockoutPolicy {
+  /** Wrong-PoP attempts without delay; failure n > freeAttempts locks handshakes for base·2^(n−freeAttempts−1), capped. */
+  readonly freeAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export interface ProvisioningServiceOptions {
+  readonly security: SecurityConfig;
+  readonly random: (into: Uint8Array) => void;
+  readonly now: () => number;
+  readonly wifi: WifiBackend;
+  readonly rainmaker?: RainMakerBackend;
+  readonly lockout?: LockoutPolicy;
+  /** `prov.ver` in proto-ver. */
+  readonly version?: string;
+  /** Largest accepted request (HTTP: 4096; BLE: the stack's write buffer). */
+  readonly maxRequestBytes?: number;
+  readonly onEvent?: (event: ServiceEvent) => void;
+}
+
+export type ServiceEvent =
+  | { readonly type: "session-started"; readonly session: number }
+  | { readonly type: "session-established"; readonly session: number; readonly security: number }
+  | { readonly type: "wrong-pop"; readonly failures: number; readonly lockedForMs: number }
+  | { readonly type: "request-failed"; readonly endpoint: string; readonly kind: string; readonly message: string };
+
+type Handler = (request: Uint8Array) => Uint8Array;
+
+const AUTH_CODES: Record<WifiAuthMode, number> = {
+  open: 0,
+  wep: 1,
+  "wpa-psk": 2,
+  "wpa2-psk": 3,
+  "wpa-wpa2-psk": 4,
+  "wpa2-enterprise": 5,
+  "wpa3-psk": 6,
+  "wpa2-wpa3-psk": 7,
+};
+
+export function authModeCode(mode: WifiAuthMode): number {
+  return AUTH_CODES[mode];
+}
+
+function parse<T>(def: Parameters<typeof decode>[0], bytes: Uint8Array, what: string): T {
+  try {
+    return decode<T>(def, bytes);
+  } catch (e) {
+    if (e instanceof ProtobufError) throw new ProtocommError("malformed", `${what}: ${e.message}`);
+    throw e;
+  }
+}
+
+export class ProvisioningService {
+  readonly #o: ProvisioningServiceOptions;
+  readonly #handlers = new Map<string, Handler>();
+  readonly #endpoints: { name: string; id: number }[] = [...STANDARD_ENDPOINTS];
+  #sessionId: number | undefined;
+  #session: SecuritySession | undefined;
+  #failures = 0;
+  #lockedUntil = 0;
+  #chRespDisabled = false;
+  /** Requests handled and bytes in/out, for the figures. */
+  readonly stats = { requests: 0, bytesIn: 0, bytesOut: 0 };
+
+  constructor(options: ProvisioningServiceOptions) {
+    this.#o = options;
+    this.#handlers.set("prov-config", (r) => this.#config(r));
+    this.#handlers.set("prov-scan", (r) => this.#scan(r));
+    this.#handlers.set("prov-ctrl", (r) => this.#ctrl(r));
+    const rm = options.rainmaker;
+    let next = 0xff54;
+    if (rm?.userAssociation) {
+      this.#endpoints.push({ name: "cloud_user_assoc", id: next++ });
+      this.#handlers.set("cloud_user_assoc", (r) => this.#userAssoc(r, rm));
+    }
+    if (rm?.challengeResponse) {
+      this.#endpoints.push({ name: "ch_resp", id: next++ });
+      this.#handlers.set("ch_resp", (r) => this.#chResp(r, rm));
+    }
+  }
+
+  /** Endpoint names and 16-bit IDs, in declaration order (for the GATT table). */
+  get endpoints(): readonly { readonly name: string; readonly id: number }[] {
+    return this.#endpoints;
+  }
+
+  /** The proto-ver JSON, consistent with what this service implements. */
+  versionJson(): string {
+    const sec = this.#o.security;
+    const cap: string[] = ["wifi_scan"];
+    if (sec.version === 0) cap.push("no_sec");
+    if (sec.version === 1 && (sec.pop?.length ?? 0) === 0) cap.push("no_pop");
+    const prov: Record<string, unknown> = { ver: this.#o.version ?? "v1.1", sec_ver: sec.version };
+    if (sec.version === 2) prov.sec_patch_ver = sec.patchVersion ?? 1;
+    prov.cap = cap;
+    const out: Record<string, unknown> = {};
+    if (this.#o.rainmaker?.challengeResponse) out.rmaker_extra = { ver: "1.0", cap: ["ch_resp"] };
+    out.prov = prov;
+    return JSON.stringify(out);
+  }
+
+  /** A transport session begins (BLE connect, new HTTP cookie). Replaces any other session. */
+  openSession(id: number): void {
+    this.#sessionId = id;
+    this.#session = createSecuritySession(this.#o.security, this.#o.random);
+    this.#o.onEvent?.({ type: "session-started", session: id });
+  }
+
+  /** A transport session ends (BLE disconnect): all cipher state is dropped. */
+  closeSession(id: number): void {
+    if (this.#sessionId !== id) return;
+    this.#sessionId = undefined;
+    this.#session = undefined;
+  }
+
+  hasSession(id: number): boolean {
+    return this.#sessionId === id;
+  }
+
+  handle(sessionId: number, endpoint: string, request: Uint8Array): Uint8Array {
+    try {
+      const out = this.#handle(sessionId, endpoint, request);
+      this.stats.requests++;
+      this.stats.bytesIn += request.length;
+      this.stats.bytesOut += out.length;
+      return out;
+    } catch (e) {
+      if (e instanceof ProtocommError) this.#o.onEvent?.({ type: "request-failed", endpoint, kind: e.kind, message: e.message });
+      throw e;
+    }
+  }
+
+  #handle(sessionId: number, endpoint: string, request: Uint8Array): Uint8Array {
+    if (request.length > (this.#o.maxRequestBytes ?? 4096)) throw new ProtocommError("invalid", `request of ${request.length} bytes is too large`);
+    if (endpoint === "proto-ver") return utf8(this.versionJson());
+    if (this.#sessionId !== sessionId || this.#session === undefined) throw new ProtocommError("no-session", "not the current transport session");
+    const session = this.#session;
+    if (endpoint === "prov-session") return this.#handshake(session, sessionId, request);
+    const handler = this.#handlers.get(endpoint);
+    if (handler === undefined) throw new ProtocommError("unknown-endpoint", `no endpoint ${endpoint}`);
+    if (!session.established) throw new ProtocommError("no-session", "security session not established");
+    const plain = session.decrypt(request); // advances the cipher even if the handler then fails
+    return session.encrypt(handler(plain));
+  }
+
+  #handshake(session: SecuritySession, sessionId: number, request: Uint8Array): Uint8Array {
+    const now = this.#o.now();
+    if (now < this.#lockedUntil) throw new ProtocommError("locked-out", `too many wrong PoP attempts; retry in ${this.#lockedUntil - now} ms`);
+    try {
+      const out = session.handshake(request);
+      if (session.established) {
+        this.#failures = 0;
+        this.#o.onEvent?.({ type: "session-established", session: sessionId, security: this.#o.security.version });
+      }
+      return out;
+    } catch (e) {
+      if (e instanceof ProtocommError && e.kind === "wrong-pop") {
+        this.#failures++;
+        const lock = this.#o.lockout ?? { freeAttempts: 3, baseDelayMs: 2000, maxDelayMs: 60_000 };
+        const over = this.#failures - lock.freeAttempts;
+        const delay = over > 0 ? Math.min(lock.maxDelayMs, lock.baseDelayMs * 2 ** (over - 1)) : 0;
+        this.#lockedUntil = now + delay;
+        this.#o.onEvent?.({ type: "wrong-pop", failures: this.#failures, lockedForMs: delay });
+      }
+      throw e;
+    }
+  }
+
+  // ---- prov-config
+
+  #config(request: Uint8Array): Uint8Array {
+    const m = parse<{ msg: number; cmd_set_config?: { ssid: Uint8Array; passphrase: Uint8Array; bssid: Uint8Array; channel: number } }>(WiFiConfigPayload, request, "prov-config");
+    const wifi = this.#o.wifi;
+    switch (m.msg) {
+      case ConfigMsg.CmdGetStatus:
+        return encode(WiFiConfigPayload, { msg: ConfigMsg.RespGetStatus, resp_get_status: statusMessage(wifi.status()) });
+      case ConfigMsg.CmdSetConfig: {
+        const c = m.cmd_set_config;
+        if (c === undefined) throw new ProtocommError("invalid", "SetConfig without cmd_set_config");
+        let status: number = Status.Success;
+        if (c.ssid.length === 0 || c.ssid.length > 32 || c.passphrase.length > 63 || (c.bssid.length !== 0 && c.bssid.length !== 6)) status = Status.InvalidArgument;
+        else wifi.setConfig(c);
+        return encode(WiFiConfigPayload, { msg: ConfigMsg.RespSetConfig, resp_set_config: { status } });
+      }
+      case ConfigMsg.CmdApplyConfig: {
+        // esp_prov sends msg only (08 04); Android sets the empty oneof: both are accepted
+        const status = wifi.apply() ? Status.Success : Status.InvalidArgument;
+        return encode(WiFiConfigPayload, { msg: ConfigMsg.RespApplyConfig, resp_apply_config: { status } });
+      }
+      default:
+        throw new ProtocommError("invalid", `prov-config: unknown msg ${m.msg}`);
+    }
+  }
+
+  // ---- prov-scan
+
+  #scan(request: Uint8Array): Uint8Array {
+    const m = parse<{ msg: number; cmd_scan_result?: { start_index: number; count: number } }>(WiFiScanPayload, request, "prov-scan");
+    const wifi = this.#o.wifi;
+    switch (m.msg) {
+      case ScanMsg.CmdScanStart:
+        wifi.scanStart();
+        return encode(WiFiScanPayload, { msg: ScanMsg.RespScanStart, status: Status.Success, resp_scan_start: {} });
+      case ScanMsg.CmdScanStatus: {
+        const results = wifi.scanResults();
+        return encode(WiFiScanPayload, { msg: ScanMsg.RespScanStatus, status: Status.Success, resp_scan_status: { scan_finished: results !== undefined, result_count: results?.length ?? 0 } });
+      }
+      case ScanMsg.CmdScanResult: {
+        const results = wifi.scanResults();
+        const want = m.cmd_scan_result ?? { start_index: 0, count: 0 };
+        if (results === undefined || want.start_index + want.count > results.length) {
+          return encode(WiFiScanPayload, { msg: ScanMsg.RespScanResult, status: Status.InvalidArgument, resp_scan_result: { entries: [] } });
+        }
+        const entries: ProtoObject[] = results.slice(want.start_index, want.start_index + want.count).map((n) => ({ ssid: n.ssid, channel: n.channel, rssi: n.rssi, bssid: n.bssid, auth: authModeCode(n.auth) }));
+        return encode(WiFiScanPayload, { msg: ScanMsg.RespScanResult, status: Status.Success, resp_scan_result: { entries } });
+      }
+      default:
+        throw new ProtocommError("invalid", `prov-scan: unknown msg ${m.msg}`);
+    }
+  }
+
+  // ---- prov-ctrl
+
+  #ctrl(request: Uint8Array): Uint8Array {
+    const m = parse<{ msg: number }>(WiFiCtrlPayload, request, "prov-ctrl");
+    switch (m.msg) {
+      case CtrlMsg.CmdCtrlReset:
+        return encode(WiFiCtrlPayload, { msg: CtrlMsg.RespCtrlReset, status: this.#o.wifi.reset() ? Status.Success : Status.InternalError, resp_ctrl_reset: {} });
+      case CtrlMsg.CmdCtrlReprov:
+        return encode(WiFiCtrlPayload, { msg: CtrlMsg.RespCtrlReprov, status: this.#o.wifi.reprovision() ? Status.Success : Status.InternalError, resp_ctrl_reprov: {} });
+      default:
+        throw new ProtocommError("invalid", `prov-ctrl: unknown msg ${m.msg}`);
+    }
+  }
+
+  // ---- RainMaker: cloud_user_assoc
+
+  #userAssoc(request: Uint8Array, rm: RainMakerBackend): Uint8Array {
+    const m = parse<{ msg: number; cmd_set_user_mapping?: { UserID: string; SecretKey: string } }>(RMakerConfigPayload, request, "cloud_user_assoc");
+    if (m.msg !== 0) return new Uint8Array(0); // other msg values: OK with no output (as esp_rmaker_user_mapping.c)
+    const c = m.cmd_set_user_mapping;
+    let status: number = RMakerConfigStatus.Success;
+    if (c === undefined || c.UserID.length === 0 || c.SecretKey.length === 0 || !rm.setUserMapping(c.UserID, c.SecretKey)) status = RMakerConfigStatus.InvalidParam;
+    return encode(RMakerConfigPayload, { msg: 1, resp_set_user_mapping: { Status: status, NodeId: rm.nodeId } });
+  }
+
+  // ---- RainMaker: ch_resp
+
+  #chResp(request: Uint8Array, rm: RainMakerBackend): Uint8Array {
+    const m = parse<{ msg: number; cmdChallengeResponsePayload?: { payload: Uint8Array } }>(RMakerChRespPayload, request, "ch_resp");
+    switch (m.msg) {
+      case ChRespMsg.CmdChallengeResponse: {
+        if (this.#chRespDisabled) return encode(RMakerChRespPayload, { msg: ChRespMsg.RespChallengeResponse, status: ChRespStatus.Disabled });
+        const challenge = m.cmdChallengeResponsePayload?.payload;
+        if (challenge === undefined || challenge.length === 0) throw new ProtocommError("invalid", "ch_resp: empty challenge");
+        const signature = rm.sign(challenge);
+        rm.onChallengeSigned?.();
+        return encode(RMakerChRespPayload, { msg: ChRespMsg.RespChallengeResponse, status: ChRespStatus.Success, respChallengeResponsePayload: { payload: signature, node_id: rm.nodeId } });
+      }
+      case ChRespMsg.CmdGetNodeID:
+        return encode(RMakerChRespPayload, { msg: ChRespMsg.RespGetNodeID, status: ChRespStatus.Success, respGetNodeIDPayload: { node_id: rm.nodeId } });
+      case ChRespMsg.CmdDisableChalResp:
+        this.#chRespDisabled = true;
+        return encode(RMakerChRespPayload, { msg: ChRespMsg.RespDisableChalResp, status: ChRespStatus.Success, respDisableChalRespPayload: {} });
+      default:
+        throw new ProtocommError("invalid", `ch_resp: unknown msg ${m.msg}`);
+    }
+  }
+}
+
+function statusMessage(s: WifiProvState): ProtoObject {
+  switch (s.state) {
+    case "connected":
+      return { status: Status.Success, sta_state: WifiStationState.Connected, connected: { ip4_addr: s.ip, auth_mode: authModeCode(s.auth), ssid: s.ssid, bssid: s.bssid, channel: s.channel } };
+    case "failed":
+      return { status: Status.Success, sta_state: WifiStationState.ConnectionFailed, fail_reason: s.reason === "network-not-found" ? 1 : 0 };
+    case "connecting":
+      return s.attemptsRemaining !== undefined
+        ? { status: Status.Success, sta_state: WifiStationState.Connecting, attempt_failed: { attempts_remaining: s.attemptsRemaining } }
+        : { status: Status.Success, sta_state: WifiStationState.Connecting };
+    default:
+      // nothing applied yet: "Connecting" rather than Disconnected, which Android treats as fatal
+      return { status: Status.Success, sta_state: WifiStationState.Connecting };
+  }
+}

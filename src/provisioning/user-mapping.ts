@@ -1,0 +1,14 @@
+// The MQTT half of RainMaker's user ID + secret key mapping (reference §4.1): once online (and
+// after the node config is reported), the node publishes this once at QoS 1. Completion is the
+// PUBACK; the cloud sends no reply on MQTT.
+
+export function userMappingTopic(nodeId: string): string {
+  return `node/${nodeId}/user/mapping`;
+}
+
+/** `{"node_id","user_id","secret_key"[,"reset":true]}` (no timestamp; fits esp-rainmaker's 200-byte buffer for sane inputs). */
+export function userMappingPayload(nodeId: string, userId: string, secretKey: string, reset = false): string {
+  const body: Record<string, string | boolean> = { node_id: nodeId, user_id: userId, secret_key: secretKey };
+  if (reset) body.reset = true;
+  return JSON.stringify(body);
+}
