@@ -9,6 +9,7 @@
 //   - a characteristic handler that throws makes the write fail with an ATT error.
 // Every PDU is counted (round trips and bytes) for the provisioning figures.
 import type { BleConnection, BlePeripheral, BlePeripheralOptions, GattCharacteristic } from "../../src/io/io.js";
+import { concat } from "../../src/bytes/bytes.js";
 
 export const ATT_MAX_VALUE = 512;
 export const ATT_ERR_INVALID_OFFSET = 0x07;
@@ -245,14 +246,7 @@ export class SimGattClient {
       parts.push(part);
       if (part.length < step) break;
     }
-    const total = parts.reduce((n, p) => n + p.length, 0);
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return concat(...parts);
   }
 }
 
