@@ -5,6 +5,11 @@
 //   2. "production line": write factory credentials into the device's flash (a file);
 //   3. power on: the firmware core boots from flash, verifies the broker, connects, publishes
 //      telemetry every few seconds; the broker's view is printed alongside. Ctrl-C stops.
+//
+// With --strategy bootstrap|register|shared the device starts blank instead: the reference cloud
+// (host-sim/cloud/) is started, told about this unit (bootstrap config, serial allow-list or
+// shared account), a factory config JSON file is written for the chosen chain, and the timeline
+// shows the unit obtain its own credentials, persist them and come online.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,14 +23,30 @@ import { startEmbeddedBroker } from "../broker/embedded.js";
 import { startMosquitto } from "../broker/mosquitto.js";
 import { generateTestPki } from "../certs/pki.js";
 import { createSimDevice } from "../sim-device.js";
+import { runStrategyDemo } from "./strategy-demo.js";
 
 const { values: args } = parseArgs({
   options: {
     broker: { type: "string", default: "embedded" },
     interval: { type: "string", default: "3000" },
     "run-for": { type: "string" }, // seconds; default: until Ctrl-C
+    strategy: { type: "string" }, // bootstrap | register | shared: start blank and onboard
+    generation: { type: "string", default: "client" }, // bootstrap API generation: raw | thing | client
+    secure: { type: "boolean", default: false }, // bootstrap over the AES-CFB /secure/ endpoint
   },
 });
+if (args.strategy !== undefined) {
+  await runStrategyDemo({
+    strategy: args.strategy,
+    broker: args.broker,
+    generation: args.generation!,
+    secure: args.secure!,
+    intervalMs: Number(args.interval),
+    ...(args["run-for"] !== undefined ? { runForSeconds: Number(args["run-for"]) } : {}),
+  });
+  // runStrategyDemo owns the process from here (it exits on Ctrl-C or --run-for).
+  await new Promise(() => {});
+}
 if (args.broker !== "embedded" && args.broker !== "mosquitto") {
   console.error(`--broker must be "embedded" or "mosquitto" (got ${args.broker})`);
   process.exit(2);

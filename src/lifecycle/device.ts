@@ -3,27 +3,42 @@
 //   boot ── read the credential store (reads only: a normal reboot writes nothing to flash)
 //    ├─ store empty (first boot) → make the Ed25519 identity, save it once
 //    ├─ store unreadable (e.g. written by newer firmware) → "store-unreadable": keep it, wait for a factory reset
-//    ├─ no cloud credentials → "needs-onboarding" (provisioning + the strategy chain take over)
+//    ├─ no cloud credentials → "needs-onboarding"
+//    │     └─ with a factory config: "onboarding" — run the strategy chain (stored → bootstrap →
+//    │        register → shared, as configured); credentials obtained → persist (one atomic
+//    │        store write) → connect; every strategy failed → "onboarding-backoff" → run it again
 //    └─ credentials → "connecting": MQTT over TLS to the stored broker
 //          ├─ CONNACK 0 → "online": retained {"online":true} status, telemetry every interval (QoS 1)
 //          ├─ broker unreachable / dropped / server unavailable → "backoff" → reconnect (jittered, capped)
-//          └─ bad credentials / not authorised / client ID rejected → "needs-onboarding" (re-bootstrap)
-//   factory reset → credentials wiped (identity kept) → "needs-onboarding"
+//          └─ bad credentials / not authorised / client ID rejected → "needs-onboarding"
+//                └─ with a factory config: re-bootstrap — the chain again, "stored" skipped, with
+//                   back-off between rounds; the old record stays until new credentials replace it
+//   rotation pushed by the cloud on the command topic → "rotating": store the new credentials as
+//   pending (known-good ones kept) → reconnect with them → CONNACK 0: commit; refused: roll back
+//   and reconnect with the old ones. A boot that finds a pending set resumes the same dance.
+//   factory reset → credentials wiped (identity kept) → "needs-onboarding" (→ "onboarding")
 import type { Io, TimerId } from "../io/io.js";
-import { utf8 } from "../bytes/bytes.js";
+import { fromUtf8, utf8 } from "../bytes/bytes.js";
+import { Secret } from "../secrets/secret.js";
 import { Logger } from "../log/logger.js";
 import { generateIdentity, nodeIdOf } from "../identity/identity.js";
 import { CredentialStore } from "../storage/credential-store.js";
 import { parseBrokerUrl, type CredentialRecord, type MqttCredentials } from "../storage/credential-record.js";
 import { MqttClient, type ClientEvent } from "../mqtt/client.js";
 import { OutboxFull, refusalNeedsOnboarding, type ConnackReason } from "../mqtt/session.js";
-import type { BackoffPolicy } from "../mqtt/backoff.js";
+import { backoffDelay, randomUnit, type BackoffPolicy } from "../mqtt/backoff.js";
+import type { FactoryConfig } from "../config/factory-config.js";
+import { runChain, type ChainEvent } from "../onboarding/chain.js";
+import { chainPolicyFor, strategiesFor } from "../onboarding/strategies.js";
 
 export type DeviceState =
   | "booting"
   | "store-unreadable"
   | "needs-onboarding"
+  | "onboarding"
+  | "onboarding-backoff"
   | "connecting"
+  | "rotating"
   | "online"
   | "backoff"
   | "stopped";
@@ -35,13 +50,16 @@ export interface DeviceConfig {
   readonly backoff?: BackoffPolicy;
   /** QoS 1 messages held while offline. */
   readonly maxOutbox?: number;
+  /** The fleet's factory config: with it, "needs-onboarding" runs the strategy chain by itself. */
+  readonly factory?: FactoryConfig;
 }
 
 export const DEFAULT_DEVICE_CONFIG: DeviceConfig = { telemetryIntervalMs: 10_000, keepaliveSeconds: 60 };
 
 export type DeviceEvent =
   | { readonly type: "state"; readonly state: DeviceState; readonly reason?: string }
-  | { readonly type: "mqtt"; readonly event: ClientEvent };
+  | { readonly type: "mqtt"; readonly event: ClientEvent }
+  | { readonly type: "onboarding"; readonly event: ChainEvent };
 
 export interface BootReport {
   readonly firstBoot: boolean;
@@ -59,10 +77,17 @@ export class Device {
   #record: CredentialRecord | undefined;
   #nodeId: string | undefined;
   #client: MqttClient | undefined;
-  #topics: { telemetry: string; status: string } | undefined;
+  #topics: { telemetry: string; status: string; command: string } | undefined;
+  /** Connected (or connecting) with the record's pending credentials, not its known-good ones. */
+  #rotating = false;
   #telemetryTimer: TimerId | undefined;
   #telemetrySeq = 0;
   readonly #bootedAt: number;
+  /** Why the broker last refused us (re-bootstrap skips "stored", "shared" skips a taken client ID). */
+  #refusal: { strategy: string; reason: ConnackReason } | undefined;
+  #onboardingRound = 0;
+  #onboardingTimer: TimerId | undefined;
+  #generation = 0; // bumped by shutdown: a chain still running from before must not act
 
   constructor(io: Io, config: DeviceConfig = DEFAULT_DEVICE_CONFIG) {
     this.#io = io;
@@ -97,8 +122,12 @@ export class Device {
     }
     this.#nodeId = nodeIdOf(this.#record.identity);
     this.#log.info("boot", { nodeId: this.#nodeId, firstBoot, credentials: this.#record.mqtt ? "stored" : "none" });
-    if (this.#record.mqtt) this.#connect(this.#record.mqtt);
-    else this.#setState("needs-onboarding", "no cloud credentials");
+    if (this.#record.pending) {
+      // A rotation was under way when the power went: finish it (commit or roll back).
+      this.#rotating = true;
+      this.#connect(this.#record.pending);
+    } else if (this.#record.mqtt) this.#connect(this.#record.mqtt);
+    else this.#needsOnboarding("no cloud credentials");
     return { firstBoot, nodeId: this.#nodeId, state: this.#state };
   }
 
@@ -116,6 +145,9 @@ export class Device {
 
   /** Orderly shutdown: announce offline (retained), disconnect, stop timers. */
   shutdown(): void {
+    this.#generation++;
+    if (this.#onboardingTimer !== undefined) this.#io.timers.clear(this.#onboardingTimer);
+    this.#onboardingTimer = undefined;
     this.#stopTelemetry();
     if (this.#client && this.#topics && this.#client.state === "online") {
       this.#client.publish(this.#topics.status, utf8('{"online":false}'), { qos: 0, retain: true });
@@ -131,7 +163,76 @@ export class Device {
     this.#store.factoryReset();
     if (this.#record) this.#record = { version: this.#record.version, identity: this.#record.identity };
     this.#log.warn("factory-reset");
-    this.#setState("needs-onboarding", "factory reset");
+    this.#refusal = undefined;
+    this.#onboardingRound = 0;
+    this.#needsOnboarding("factory reset");
+  }
+
+  #needsOnboarding(reason: string): void {
+    this.#setState("needs-onboarding", reason);
+    if (this.#config.factory) this.#onboard();
+  }
+
+  /** One run of the strategy chain; on success persist and connect, else back off and run again. */
+  #onboard(): void {
+    const factory = this.#config.factory!;
+    const generation = this.#generation;
+    const current = () => generation === this.#generation;
+    this.#setState("onboarding", `chain ${factory.chain.join(" → ")}`);
+    const log = this.#log.child("onboarding");
+    const refusal = this.#refusal;
+    void runChain(strategiesFor(factory), {
+      io: this.#io,
+      log,
+      record: this.#record!,
+      nodeId: this.#nodeId!,
+      mac: this.#io.device.mac(),
+      storedRejected: refusal !== undefined,
+      ...(refusal ? { refusal } : {}),
+    }, chainPolicyFor(factory), (event) => {
+      if (!current()) return;
+      if (event.type === "attempt") log.info("attempt", { strategy: event.strategy, attempt: event.attempt });
+      if (event.type === "failed") {
+        log.warn("failed", {
+          strategy: event.strategy, kind: event.failure.kind, detail: event.failure.detail, status: event.failure.status,
+          next: event.decision.action === "retry" ? `retry in ${event.decision.delayMs} ms` : "next strategy",
+        });
+      }
+      if (event.type === "obtained") log.info("obtained", { strategy: event.strategy });
+      this.#emit({ type: "onboarding", event });
+    }, () => !current()).then((outcome) => {
+      if (!current()) return;
+      if (outcome.ok) {
+        this.#onboardingRound = 0;
+        const mqtt = outcome.credentials.mqtt;
+        const unchanged = outcome.strategy === "stored";
+        if (!unchanged) {
+          // One store write replaces the old credentials with the new ones, atomically.
+          this.#record = {
+            version: this.#record!.version,
+            identity: this.#record!.identity,
+            mqtt,
+            strategy: { name: outcome.strategy, state: outcome.credentials.state ?? {} },
+          };
+          this.#store.save(this.#record);
+          log.info("persisted", { strategy: outcome.strategy, clientId: mqtt.clientId });
+        }
+        this.#refusal = undefined;
+        this.#connect(mqtt);
+        return;
+      }
+      // The refusal has had its effect (this round skipped what the broker refused); the next
+      // round tries everything again, so a cause fixed meanwhile (ID freed, device re-enabled) heals.
+      this.#refusal = undefined;
+      const policy = chainPolicyFor(factory).backoff;
+      const delayMs = backoffDelay(policy, this.#onboardingRound++, randomUnit(this.#io.random));
+      const why = outcome.failures.map((f) => `${f.strategy}: ${f.failure.kind}`).join(", ") || "no strategy applicable";
+      this.#setState("onboarding-backoff", `${why}; again in ${delayMs} ms`);
+      this.#onboardingTimer = this.#io.timers.set(() => {
+        this.#onboardingTimer = undefined;
+        if (current()) this.#onboard();
+      }, delayMs);
+    });
   }
 
   #connect(mqtt: MqttCredentials): void {
@@ -140,6 +241,7 @@ export class Device {
     this.#topics = {
       telemetry: mqtt.topics?.telemetry ?? `devices/${nodeId}/telemetry`,
       status: mqtt.topics?.status ?? `devices/${nodeId}/status`,
+      command: mqtt.topics?.command ?? `devices/${nodeId}/cmd`,
     };
     const client = new MqttClient(this.#io, {
       endpoint: {
@@ -159,7 +261,7 @@ export class Device {
     });
     client.on((event) => this.#onMqtt(event));
     this.#client = client;
-    this.#setState("connecting");
+    this.#setState(this.#rotating ? "rotating" : "connecting");
     client.start();
   }
 
@@ -168,14 +270,20 @@ export class Device {
     switch (event.type) {
       case "dialing":
         this.#log.info("dialing", { host: event.host, port: event.port, attempt: event.attempt });
-        if (this.#state !== "connecting") this.#setState("connecting");
+        if (this.#state !== "connecting" && this.#state !== "rotating") this.#setState(this.#rotating ? "rotating" : "connecting");
         break;
       case "transport-up":
         this.#log.info("tls-up", { clientId: this.#record?.mqtt?.clientId });
         break;
       case "online":
         this.#log.info("online", { sessionPresent: event.sessionPresent, resent: event.resent });
+        if (this.#rotating) {
+          this.#record = this.#store.commitRotation(this.#record!);
+          this.#rotating = false;
+          this.#log.info("rotation-committed", { clientId: this.#record.mqtt?.clientId, username: this.#record.mqtt?.username });
+        }
         this.#setState("online");
+        this.#client!.subscribe(this.#topics!.command, 1);
         this.#client!.publish(this.#topics!.status, utf8('{"online":true}'), { qos: 1, retain: true });
         this.#startTelemetry();
         break;
@@ -188,7 +296,13 @@ export class Device {
         break;
       case "refused":
         this.#log.warn("refused", { reason: event.reason, willRetry: event.willRetry });
-        if (!event.willRetry) this.#credentialsRejected(event.reason);
+        if (event.willRetry) break;
+        if (this.#rotating) this.#rollBack(event.reason);
+        else this.#credentialsRejected(event.reason);
+        break;
+      case "message":
+        // Next turn: the session acknowledges the message first, so the broker does not redeliver it.
+        if (event.topic === this.#topics?.command) this.#io.timers.set(() => this.#onCommand(event.payload), 0);
         break;
       case "delivered":
         this.#log.debug("delivered", { messageId: event.messageId, topic: event.topic });
@@ -198,13 +312,62 @@ export class Device {
     }
   }
 
+  /**
+   * Commands from the cloud. Only rotation so far: {"rotate":{"username":…,"password":…}} (and
+   * optionally "clientId"). Anything malformed is logged and ignored: a bad command must never
+   * cost the device its working credentials.
+   */
+  #onCommand(payload: Uint8Array): void {
+    let rotate: { username?: unknown; password?: unknown; clientId?: unknown } | undefined;
+    try {
+      const json = JSON.parse(fromUtf8(payload)) as { rotate?: unknown };
+      if (typeof json === "object" && json !== null && typeof json.rotate === "object" && json.rotate !== null) rotate = json.rotate as typeof rotate;
+    } catch {
+      rotate = undefined;
+    }
+    const current = this.#record?.mqtt;
+    if (!rotate || !current || typeof rotate.username !== "string" || typeof rotate.password !== "string" || rotate.username === "" ||
+      (rotate.clientId !== undefined && (typeof rotate.clientId !== "string" || rotate.clientId === ""))) {
+      this.#log.warn("command-ignored", { reason: "not a well-formed rotate command" });
+      return;
+    }
+    if (rotate.username === current.username || this.#rotating || this.#state !== "online") {
+      this.#log.info("command-ignored", { reason: rotate.username === current.username ? "rotation already applied" : "not online" });
+      return;
+    }
+    const pending = {
+      ...current,
+      username: rotate.username,
+      password: Secret.fromString(rotate.password),
+      ...(typeof rotate.clientId === "string" ? { clientId: rotate.clientId } : {}),
+    };
+    this.#record = this.#store.beginRotation(this.#record!, pending);
+    this.#log.info("rotation-pending", { username: pending.username });
+    this.#stopTelemetry();
+    this.#client?.stop();
+    this.#rotating = true;
+    this.#connect(pending);
+  }
+
+  #rollBack(reason: ConnackReason): void {
+    this.#stopTelemetry();
+    this.#client?.stop();
+    this.#client = undefined;
+    this.#rotating = false;
+    this.#record = this.#store.rollbackRotation(this.#record!);
+    this.#log.warn("rotation-rolled-back", { reason });
+    if (this.#record.mqtt) this.#connect(this.#record.mqtt);
+    else this.#needsOnboarding("rotation refused and no known-good credentials");
+  }
+
   #credentialsRejected(reason: ConnackReason): void {
     this.#stopTelemetry();
     this.#client?.stop();
     this.#client = undefined;
     // The stored record stays as it is: only a successful re-onboarding replaces it, so a broker
     // that refuses by mistake cannot destroy working credentials.
-    this.#setState("needs-onboarding", refusalNeedsOnboarding(reason) ? `credentials rejected: ${reason}` : `broker refused: ${reason}`);
+    this.#refusal = { strategy: this.#record?.strategy?.name ?? "stored", reason };
+    this.#needsOnboarding(refusalNeedsOnboarding(reason) ? `credentials rejected: ${reason}` : `broker refused: ${reason}`);
   }
 
   #startTelemetry(): void {

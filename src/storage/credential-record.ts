@@ -43,6 +43,12 @@ export interface CredentialRecord {
   readonly identity: DeviceIdentity;
   readonly mqtt?: MqttCredentials;
   readonly strategy?: StrategyState;
+  /**
+   * Credentials pushed by the cloud (rotation) and not yet confirmed by a CONNACK. `mqtt` stays
+   * the known-good set until commit; a refusal rolls back to it. Optional, so version-1 records
+   * written without it still load, and firmware that predates it ignores it.
+   */
+  readonly pending?: MqttCredentials;
 }
 
 export type RecordErrorCode = "not-json" | "bad-version" | "bad-field";
@@ -58,20 +64,25 @@ export function encodeRecord(record: CredentialRecord): Uint8Array {
   const json = {
     v: RECORD_VERSION,
     id: { sk: toHex(record.identity.secretKey.revealBytes()), pk: toHex(record.identity.publicKey) },
-    mqtt: m && {
-      url: m.brokerUrl,
-      cid: m.clientId,
-      user: m.username,
-      pass: m.password && toHex(m.password.revealBytes()),
-      ca: m.ca,
-      sni: m.serverName,
-      cert: m.clientCertificate,
-      key: m.clientKey?.revealString(),
-      topics: m.topics,
-    },
+    mqtt: m && encodeMqtt(m),
     strategy: record.strategy,
+    pending: record.pending && encodeMqtt(record.pending),
   };
   return utf8(JSON.stringify(json));
+}
+
+function encodeMqtt(m: MqttCredentials): Record<string, unknown> {
+  return {
+    url: m.brokerUrl,
+    cid: m.clientId,
+    user: m.username,
+    pass: m.password && toHex(m.password.revealBytes()),
+    ca: m.ca,
+    sni: m.serverName,
+    cert: m.clientCertificate,
+    key: m.clientKey?.revealString(),
+    topics: m.topics,
+  };
 }
 
 /** Strict decoding: any missing or mistyped field rejects the whole record (never half-applied). */
@@ -95,6 +106,7 @@ export function decodeRecord(bytes: Uint8Array): CredentialRecord {
   const record: { -readonly [K in keyof CredentialRecord]: CredentialRecord[K] } = { version: RECORD_VERSION, identity };
   if (root.mqtt !== undefined) record.mqtt = decodeMqtt(object(root.mqtt, "mqtt"));
   if (root.strategy !== undefined) record.strategy = decodeStrategy(object(root.strategy, "strategy"));
+  if (root.pending !== undefined) record.pending = decodeMqtt(object(root.pending, "pending"));
   return record;
 }
 

@@ -32,6 +32,33 @@ export class CredentialStore {
     this.#slots.save(encodeRecord(record));
   }
 
+  // Rotation: three single-record saves, so each step is as crash-safe as any save. Whatever
+  // step the power dies in, the record holds a known-good `mqtt` and at most a `pending` to try.
+
+  /** Keep the known-good credentials and remember `pending` to try next. */
+  beginRotation(record: CredentialRecord, pending: CredentialRecord["mqtt"] & object): CredentialRecord {
+    const next: CredentialRecord = { ...record, pending };
+    this.save(next);
+    return next;
+  }
+
+  /** The broker accepted the pending credentials: they become the known-good ones. */
+  commitRotation(record: CredentialRecord): CredentialRecord {
+    if (!record.pending) return record;
+    const { pending, ...rest } = record;
+    const next: CredentialRecord = { ...rest, mqtt: pending };
+    this.save(next);
+    return next;
+  }
+
+  /** The broker refused the pending credentials: forget them, keep the known-good ones. */
+  rollbackRotation(record: CredentialRecord): CredentialRecord {
+    if (!record.pending) return record;
+    const { pending: _dropped, ...rest } = record;
+    this.save(rest);
+    return rest;
+  }
+
   /**
    * Factory reset: forget the cloud credentials and the strategy state. The identity key is kept,
    * because the cloud knows the node by it (user-node mapping verifies signatures against it);

@@ -1,0 +1,101 @@
+// npm start -- --strategy bootstrap|register|shared: a blank unit onboards itself against the
+// reference cloud, from "needs-onboarding" to "online", with the cloud's side in the timeline.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseFactoryConfig } from "../../src/config/factory-config.js";
+import { Device } from "../../src/lifecycle/device.js";
+import type { LogRecord } from "../../src/log/logger.js";
+import { generateTestPki } from "../certs/pki.js";
+import { startCloud } from "../cloud/cloud.js";
+import { createSimDevice } from "../sim-device.js";
+
+export interface StrategyDemoOptions {
+  readonly strategy: string;
+  readonly generation: string;
+  readonly secure: boolean;
+  readonly intervalMs: number;
+  readonly runForSeconds?: number;
+  /** "mosquitto": Debian's Mosquitto enforces the credentials instead of the embedded broker. */
+  readonly broker: string;
+}
+
+const ENCRYPT_KEY = "12345678910111213141516171819202"; // the services' stock default; a demo value only
+
+export async function runStrategyDemo(options: StrategyDemoOptions): Promise<void> {
+  const { strategy, generation } = options;
+  if (strategy !== "bootstrap" && strategy !== "register" && strategy !== "shared") {
+    console.error(`--strategy must be bootstrap, register or shared (got ${strategy})`);
+    process.exit(2);
+  }
+  if (generation !== "raw" && generation !== "thing" && generation !== "client") {
+    console.error(`--generation must be raw, thing or client (got ${generation})`);
+    process.exit(2);
+  }
+  const started = Date.now();
+  const stamp = () => `+${((Date.now() - started) / 1000).toFixed(3).padStart(7)}s`;
+  const say = (who: string, text: string) => console.log(`${stamp()}  ${who.padEnd(10)} ${text}`);
+  const fields = (r: LogRecord) => Object.entries(r.fields).map(([k, v]) => `${k}=${v}`).join(" ");
+
+  const work = mkdtempSync(join(tmpdir(), "onboarding-demo-"));
+  const pki = generateTestPki(join(work, "pki"));
+  say("setup", `PKI generated in ${work}`);
+  const cloud = await startCloud({
+    tls: { key: pki.serverKeyPem, cert: pki.serverCertPem, ca: pki.caPem },
+    statePath: join(work, "cloud-state.json"),
+    generation,
+    encryptKey: ENCRYPT_KEY,
+    ...(options.broker === "mosquitto" ? { mosquitto: pki } : {}),
+  });
+  say("cloud", `reference cloud: HTTPS ${cloud.httpUrl}, broker ${cloud.brokerUrl} (state in cloud-state.json)`);
+  cloud.onEvent((e) => say("cloud", `${e.what} ${e.detail}`));
+  cloud.broker.events.on("connected", (c) => say("broker", `client ${c.clientId} connected as ${c.username}`));
+  cloud.broker.events.on("refused", (c) => say("broker", `refused ${c.clientId}: CONNACK ${c.returnCode} (${c.why})`));
+  cloud.broker.events.on("published", (m) => say("broker", `← ${m.topic} (${m.payload.length} B)`));
+
+  const sim = createSimDevice({ flashPath: join(work, "flash.json"), log: (r) => say(r.scope, `${r.event} ${fields(r)}`) });
+  const mac = sim.io.device.mac()!;
+  const serial = mac.replace(/:/g, "");
+
+  // The operator's side: tell the cloud about this unit (or this class of units).
+  const factory: Record<string, unknown> = { chain: ["stored", strategy], broker: { url: cloud.brokerUrl, ca: pki.caPem }, retry: { attempts: 3, initialMs: 1000, maxMs: 10_000 } };
+  if (strategy === "bootstrap") {
+    const config = cloud.addBootstrapConfig({ externalId: mac, externalKey: "demo-external-key" });
+    say("operator", `bootstrap config uploaded: external ID ${mac} → thing ${config.thingId}, ${config.channels.length} channels (${generation} generation${options.secure ? ", secure" : ""})`);
+    factory.bootstrap = { url: cloud.httpUrl, generation, externalKey: "demo-external-key", ca: pki.caPem, ...(options.secure ? { secure: { key: ENCRYPT_KEY } } : {}) };
+  } else if (strategy === "register") {
+    cloud.allowSerials([serial]);
+    say("operator", `serial ${serial} added to the registration allow-list`);
+    factory.register = { url: `${cloud.httpUrl}/register`, ca: pki.caPem };
+  } else {
+    cloud.addSharedAccount("device-class-a", "shared-class-password");
+    say("operator", `shared account device-class-a created (unique client IDs required)`);
+    factory.shared = { username: "device-class-a", password: "shared-class-password", clientIdPrefix: "esp" };
+  }
+  // The build: the same factory config for every unit, here as the simulator's JSON file.
+  await cloud.settled();
+  const configPath = join(work, "factory-config.json");
+  writeFileSync(configPath, JSON.stringify(factory, null, 2));
+  const config = parseFactoryConfig(readFileSync(configPath, "utf8"));
+  say("factory", `factory config ${configPath}: chain ${config.chain.join(" → ")}; flash left blank`);
+
+  say("power", "on");
+  const device = new Device(sim.io, { telemetryIntervalMs: options.intervalMs, keepaliveSeconds: 30, factory: config });
+  device.boot();
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    say("power", `shutting down (state ${device.state})`);
+    device.shutdown();
+    await new Promise((r) => setTimeout(r, 200));
+    await cloud.close();
+    sim.io.shutdown();
+    rmSync(work, { recursive: true, force: true });
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop());
+  process.on("SIGTERM", () => void stop());
+  if (options.runForSeconds !== undefined) setTimeout(() => void stop(), options.runForSeconds * 1000);
+}

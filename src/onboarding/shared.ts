@@ -1,0 +1,44 @@
+// "shared": one username/password for a whole device class (MyQttHub "bootstrap auth"); each
+// unit tells itself apart with a client ID derived from its MAC. Nothing to fetch: the broker's
+// CONNACK is the test, and "identifier rejected" means another unit (or a registered device)
+// holds that ID — the lifecycle reports it typed and moves to the next strategy.
+import type { BrokerConfig, SharedConfig } from "../config/factory-config.js";
+import { Secret } from "../secrets/secret.js";
+import { fail, macDigits, type OnboardingContext, type Strategy, type StrategyResult } from "./strategy.js";
+
+/** prefix + 12 MAC hex digits: ≤ 23 characters of [0-9A-Za-z], the portable client ID. */
+export function sharedClientId(config: SharedConfig, mac: string | undefined): string | undefined {
+  const digits = macDigits(mac);
+  return digits === undefined ? undefined : config.clientIdPrefix + digits;
+}
+
+export function sharedStrategy(config: SharedConfig, broker: BrokerConfig): Strategy {
+  return {
+    name: "shared",
+    obtain(ctx: OnboardingContext): Promise<StrategyResult> {
+      const clientId = sharedClientId(config, ctx.mac);
+      if (clientId === undefined) return Promise.resolve(fail("not-applicable", "MAC not readable yet (Wi-Fi not started)"));
+      // Our derived ID is taken (another unit with a cloned MAC, or a registered device): asking
+      // again with the same ID cannot succeed, so let the chain move on.
+      if (ctx.refusal?.strategy === "shared" && ctx.refusal.reason === "identifier-rejected") {
+        return Promise.resolve(fail("refused", `client ID ${clientId} is already in use`));
+      }
+      if (ctx.refusal?.strategy === "shared") return Promise.resolve(fail("refused", `the broker refused the shared credentials (${ctx.refusal.reason})`));
+      return Promise.resolve({
+        ok: true,
+        credentials: {
+          mqtt: {
+            brokerUrl: broker.url,
+            clientId,
+            username: config.username,
+            password: Secret.fromString(config.password),
+            ...(broker.ca !== undefined ? { ca: broker.ca } : {}),
+            ...(broker.serverName !== undefined ? { serverName: broker.serverName } : {}),
+            topics: { telemetry: `devices/${clientId}/telemetry`, status: `devices/${clientId}/status`, command: `devices/${clientId}/cmd` },
+          },
+          state: { shared: true },
+        },
+      });
+    },
+  };
+}

@@ -1,0 +1,36 @@
+// The factory config's chain → strategy objects, and "stored": what is already in flash.
+import type { FactoryConfig, StrategyName } from "../config/factory-config.js";
+import type { ChainPolicy } from "./chain.js";
+import { bootstrapStrategy } from "./bootstrap.js";
+import { registerStrategy } from "./register.js";
+import { sharedStrategy } from "./shared.js";
+import { fail, type Strategy } from "./strategy.js";
+
+export const storedStrategy: Strategy = {
+  name: "stored",
+  obtain(ctx) {
+    const mqtt = ctx.record.mqtt;
+    if (!mqtt) return Promise.resolve(fail("not-applicable", "no credentials in flash"));
+    if (ctx.storedRejected) return Promise.resolve(fail("refused", "the broker refused the stored credentials"));
+    return Promise.resolve({ ok: true, credentials: { mqtt, ...(ctx.record.strategy ? { state: ctx.record.strategy.state } : {}) } });
+  },
+};
+
+export function strategiesFor(config: FactoryConfig): Strategy[] {
+  return config.chain.map((name: StrategyName): Strategy => {
+    switch (name) {
+      case "stored": return storedStrategy;
+      case "bootstrap": return bootstrapStrategy(config.bootstrap!, config.broker);
+      case "register": return registerStrategy(config.register!, config.broker);
+      case "shared": return sharedStrategy(config.shared!, config.broker);
+    }
+  });
+}
+
+export function chainPolicyFor(config: FactoryConfig): ChainPolicy {
+  return {
+    attemptsPerStrategy: config.retry.attempts,
+    backoff: { initialMs: config.retry.initialMs, maxMs: config.retry.maxMs, minMs: Math.min(1_000, config.retry.initialMs) },
+    maxRetryAfterMs: 300_000,
+  };
+}

@@ -1,0 +1,81 @@
+// The board's own part of the build-time config (manifest.json "config", read through mc/config):
+// device timings, the NVS namespace, the SNTP server, the BLE advertising name, where the per-unit
+// proof of possession lives. The fleet's cloud config ("factory") is validated by
+// src/config/factory-config.ts. Every field is checked so a bad build fails at boot, by name.
+import type { DeviceConfig } from "../../lifecycle/device.js";
+
+export class BoardConfigError extends Error {
+  readonly code = "bad-board-config";
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super(`board config: ${path}: ${message}`);
+    this.path = path;
+  }
+}
+
+export interface PopSource {
+  /** The PoP is written per unit at the factory into this NVS namespace and key (a string). */
+  readonly namespace: string;
+  readonly key: string;
+}
+
+export interface BoardConfig {
+  readonly device: DeviceConfig;
+  readonly storageNamespace: string;
+  readonly sntp: string | undefined;
+  readonly provisioning: {
+    readonly serviceUuid: string;
+    /** The advertised name is prefix + the last 3 bytes of the MAC in hex (Espressif's PROV_xxxxxx). */
+    readonly namePrefix: string;
+    readonly pop: PopSource;
+  };
+}
+
+const UUID128 = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function parseBoardConfig(config: Readonly<Record<string, unknown>>): BoardConfig {
+  const device = obj(config.device, "device");
+  const storage = obj(config.storage, "storage");
+  const provisioning = obj(config.provisioning, "provisioning");
+  const pop = obj(provisioning.pop, "provisioning.pop");
+  const serviceUuid = str(provisioning.serviceUuid, "provisioning.serviceUuid").toLowerCase();
+  if (!UUID128.test(serviceUuid)) throw new BoardConfigError("provisioning.serviceUuid", "must be a 128-bit UUID");
+  const maxOutbox = device.maxOutbox === undefined ? undefined : int(device.maxOutbox, "device.maxOutbox", 1, 1000);
+  return {
+    device: {
+      telemetryIntervalMs: int(device.telemetryIntervalMs, "device.telemetryIntervalMs", 0, 86_400_000),
+      keepaliveSeconds: int(device.keepaliveSeconds, "device.keepaliveSeconds", 1, 65_535),
+      ...(maxOutbox !== undefined ? { maxOutbox } : {}),
+    },
+    storageNamespace: nvsName(storage.namespace, "storage.namespace"),
+    sntp: config.sntp === undefined || config.sntp === "" ? undefined : str(config.sntp, "sntp"),
+    provisioning: {
+      serviceUuid,
+      namePrefix: str(provisioning.namePrefix, "provisioning.namePrefix"),
+      pop: { namespace: nvsName(pop.namespace, "provisioning.pop.namespace"), key: nvsName(pop.key, "provisioning.pop.key") },
+    },
+  };
+}
+
+function obj(value: unknown, path: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new BoardConfigError(path, "must be an object");
+  return value as Record<string, unknown>;
+}
+
+function str(value: unknown, path: string): string {
+  if (typeof value !== "string" || value.length === 0) throw new BoardConfigError(path, "must be a non-empty string");
+  return value;
+}
+
+function int(value: unknown, path: string, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new BoardConfigError(path, `must be an integer in ${min}…${max}`);
+  }
+  return value;
+}
+
+function nvsName(value: unknown, path: string): string {
+  const name = str(value, path);
+  if (name.length > 15) throw new BoardConfigError(path, "NVS names are at most 15 characters");
+  return name;
+}

@@ -1,0 +1,37 @@
+// The I/O object on the board, from the SDK's modules. The only place the firmware meets the SDK;
+// src/lifecycle and everything under it sees only the Io interface.
+import type { Io, LogSink } from "../../io/io.js";
+import { Logger } from "../../log/logger.js";
+import { BoardNetwork } from "./network.js";
+import { PreferenceStorage } from "./storage.js";
+import { BoardTimers } from "./timers.js";
+import { boardClock } from "./clock.js";
+import { boardRandom } from "./random.js";
+import { boardDevice } from "./device.js";
+import { traceSink } from "./log.js";
+import { BoardWifi } from "./wifi.js";
+import { createBle } from "./ble.js";
+
+export interface BoardIoOptions {
+  /** NVS namespace of the firmware's keys (≤ 15 characters). */
+  readonly storageNamespace: string;
+  /** SNTP server used after joining Wi-Fi while the clock is unset. */
+  readonly sntp?: string | undefined;
+  readonly log?: LogSink;
+}
+
+export function createBoardIo(options: BoardIoOptions): Io {
+  const log = options.log ?? traceSink;
+  const ble = createBle(new Logger(log, boardClock.now, "ble"));
+  return {
+    network: new BoardNetwork(),
+    ...(ble !== undefined ? { ble } : {}),
+    wifi: new BoardWifi(options.sntp),
+    storage: new PreferenceStorage(options.storageNamespace),
+    timers: new BoardTimers(),
+    clock: boardClock,
+    random: boardRandom,
+    device: boardDevice,
+    log,
+  };
+}

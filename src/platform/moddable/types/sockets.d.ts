@@ -1,0 +1,83 @@
+// Ambient declarations for the ECMA-419 sockets the glue uses, written from the Moddable SDK's
+// documented API (documentation/io/io.md, and for the TLS socket examples/io/tcp/tlssocket).
+// Only what the glue calls is declared: a call outside this surface fails `tsc -p
+// tsconfig.moddable.json`, so the glue cannot drift from what the SDK offers. Where the SDK's own
+// typings (used by mcconfig on a board build) are narrower than its runtime, these follow the
+// typings, so glue that passes here also compiles there; the glue casts, with a comment, where
+// it relies on the runtime.
+
+declare module "embedded:io/socket/tcp" {
+  export interface TcpOptions {
+    /** An IPv4 address: the lwIP implementation does not resolve names. */
+    address: string;
+    port: number;
+    nodelay?: boolean;
+    format?: "buffer";
+    onReadable?: (this: TCP, count: number) => void;
+    /** `count` = bytes that may be written now; the first call means "connected". */
+    onWritable?: (this: TCP, count: number) => void;
+    /** Refused, reset or closed: ECMA-419 gives no reason. */
+    onError?: (this: TCP) => void;
+  }
+
+  export default class TCP {
+    constructor(options: TcpOptions);
+    /** With format "buffer": everything waiting, or undefined when nothing is (the SDK's typings omit undefined). */
+    read(byteLength?: number): number | ArrayBuffer;
+    /** Throws when more is written than the last onWritable allowed. */
+    write(data: number | ByteBuffer): void;
+    close(): void;
+    readonly remoteAddress: string | undefined;
+    readonly remotePort: number | undefined;
+  }
+}
+
+declare module "embedded:io/socket/tcp/tls" {
+  import type TCP from "embedded:io/socket/tcp";
+  import type { TcpOptions } from "embedded:io/socket/tcp";
+
+  /** Options of the SDK's TLS session (modules/crypt/ssl), as the glue sets them. */
+  export interface SecureOptions {
+    /** Trust anchor, DER. */
+    certificate?: ArrayBuffer;
+    /** Sent as SNI and checked against the server certificate. Defaults to `host`. */
+    serverName?: string;
+    /** Client key, DER PKCS#8 (RSA only in the SDK's TLS stack). */
+    clientKey?: ArrayBuffer;
+    clientCertificates?: ArrayBuffer[];
+    applicationLayerProtocolNegotiation?: string[];
+  }
+
+  export interface TlsOptions extends TcpOptions {
+    host: string;
+    secure: SecureOptions;
+    /** The transport the TLS socket runs over. */
+    TCP: { io: typeof TCP };
+  }
+
+  export default class TLSSocket {
+    constructor(options: TlsOptions);
+    read(): ArrayBuffer | undefined;
+    write(data: ByteBuffer): void;
+    close(): void;
+  }
+}
+
+declare module "embedded:io/socket/udp" {
+  export interface UdpOptions {
+    port?: number;
+    format?: "buffer";
+    onReadable?: (this: UDP, packets: number) => void;
+    onError?: (this: UDP) => void;
+  }
+
+  export type Packet = ArrayBuffer & { readonly address: string; readonly port: number };
+
+  export default class UDP {
+    constructor(options: UdpOptions);
+    /** One datagram, or undefined when none is waiting (the SDK's typings omit undefined). */
+    read(): Packet;
+    write(data: ByteBuffer, address: string, port: number): void;
+    // close() exists at run time (modules/io/socket/lwip/udp.js) but not in the SDK's typings.
+  }
+}

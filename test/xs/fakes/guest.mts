@@ -1,0 +1,467 @@
+// (.mts: the host type-check has no SDK declarations and skips it; tsconfig.moddable.json checks it.)
+// Runs inside the XS worker, after the board prelude: the board glue (src/platform/moddable/) with
+// every SDK module replaced by a fake from this folder. Each check drives the glue through the
+// fakes and the real core; the Node side (test/xs/platform.test.ts) asks for them one by one.
+import "./globals.js";
+import { advance, resetWorld, world } from "./world.js";
+import { peers, UDP, type FakePeer } from "./sockets.js";
+import { central } from "./ble.js";
+import { radio } from "./wifi.js";
+import main from "../../../src/platform/moddable/main.js";
+import { createBoardIo } from "../../../src/platform/moddable/io.js";
+import { BoardError } from "../../../src/platform/moddable/errors.js";
+import { PREFERRED_MTU } from "../../../src/platform/moddable/ble.js";
+import { BoardConfigError } from "../../../src/platform/moddable/board-config.js";
+import { fromUtf8, toBase64, utf8 } from "../../../src/bytes/bytes.js";
+import { Secret } from "../../../src/secrets/secret.js";
+import type { BleConnection, Io, SocketError, WifiEvent, WifiNetwork } from "../../../src/io/io.js";
+import { buildGattService } from "../../../src/provisioning/gatt.js";
+import { STANDARD_ENDPOINTS, type ProvisioningService } from "../../../src/provisioning/service.js";
+import { DEFAULT_SERVICE_UUID } from "../../../src/provisioning/uuid.js";
+
+class CheckFailed extends Error {}
+
+function check(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new CheckFailed(message);
+}
+
+function eq<T>(actual: T, expected: T, message: string): void {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new CheckFailed(`${message}: expected ${e}, got ${a}`);
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array, message: string): void {
+  check(a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]), `${message}: bytes differ`);
+}
+
+function throwsCode(run: () => unknown, code: string, message: string): void {
+  try {
+    run();
+  } catch (e) {
+    check((e as { code?: unknown }).code === code, `${message}: threw ${(e as Error).message} (code ${String((e as { code?: unknown }).code)}), expected code ${code}`);
+    return;
+  }
+  throw new CheckFailed(`${message}: did not throw`);
+}
+
+function pem(label: string, bytes: Uint8Array): string {
+  const b64 = toBase64(bytes);
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += 64) lines.push(b64.slice(i, i + 64));
+  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
+}
+
+const CA_DER = Uint8Array.from({ length: 300 }, (_, i) => (i * 7 + 3) & 0xff);
+const SERVICE_UUID = "021a9004-0382-4aea-bff4-6b3f1c5adfb4";
+
+function validConfig(): Record<string, unknown> {
+  return {
+    sntp: "pool.ntp.org",
+    device: { telemetryIntervalMs: 10_000, keepaliveSeconds: 60 },
+    storage: { namespace: "onboard" },
+    provisioning: { serviceUuid: SERVICE_UUID, namePrefix: "PROV_", pop: { namespace: "factory", key: "pop" } },
+    factory: {
+      chain: ["stored", "bootstrap"],
+      broker: { url: "mqtts://broker.example.net:8883", ca: pem("CERTIFICATE", CA_DER) },
+      bootstrap: { url: "https://bootstrap.example.net:9013", generation: "client", externalKey: "fleet-key", ca: pem("CERTIFICATE", CA_DER) },
+    },
+  };
+}
+
+function freshIo(): Io {
+  resetWorld();
+  peers.length = 0;
+  return createBoardIo({ storageNamespace: "onboard", sntp: "pool.ntp.org", log: (r) => world.traces.push(JSON.stringify(r)) });
+}
+
+function recorder() {
+  const events: string[] = [];
+  const errors: SocketError[] = [];
+  return {
+    events, errors,
+    handlers: {
+      onWritable: (n: number) => { events.push(`writable ${n}`); },
+      onReadable: (n: number) => { events.push(`readable ${n}`); },
+      onError: (e: SocketError) => { errors.push(e); events.push(`error ${e.kind}`); },
+    },
+  };
+}
+
+function lastPeer(): FakePeer {
+  const peer = peers[peers.length - 1];
+  check(peer !== undefined, "no socket was opened");
+  return peer;
+}
+
+let dialing: { device: NonNullable<ReturnType<typeof main>>; rounds: number } | undefined;
+
+/** A check finishes by returning (or throwing), or asks to be called again with "again". */
+const checks: Record<string, () => "again" | undefined | void> = {
+  "main boots a blank board: radio first, identity via the native RNG and SHA-512, stored in NVS, kept across a reboot"() {
+    resetWorld();
+    peers.length = 0;
+    world.config = validConfig();
+    world.prefs.set("factory/pop", "abcd1234");
+    const device = main();
+    check(device !== undefined, "main() returned no device");
+    check(device.state === "onboarding" || device.state === "needs-onboarding" || device.state === "onboarding-backoff", `unexpected state ${device.state}`);
+    check(device.nodeId !== undefined, "no node ID");
+    eq(world.wifiMode, 1, "Wi-Fi station mode set before boot");
+    check(world.randomBytes >= 32, "identity key not drawn from board-random");
+    check(world.digests > 0, "Ed25519 did not use the native Digest(\"SHA512\")");
+    const stored = [...world.prefs.keys()].filter((k) => k.startsWith("onboard/"));
+    check(stored.length > 0, "nothing written to the NVS namespace");
+    const boardLine = world.traces.find((t) => t.includes("A4:D1:8C:DB:C0:20"));
+    check(boardLine !== undefined, "boot log does not show the MAC");
+    check(boardLine.includes("present"), "boot log does not report the factory PoP as present");
+    check(!world.traces.some((t) => t.includes("abcd1234")), "the PoP reached the console");
+    device.shutdown();
+    const again = main();
+    check(again !== undefined, "second boot failed");
+    eq(again.nodeId, device.nodeId, "node ID after reboot");
+    again.shutdown();
+  },
+
+  // The strategy chain runs on promises, and XS runs promise jobs between commands: this check
+  // answers "again" until the dial shows up (the Node side asks again, up to a limit).
+  "main dials the bootstrap service over TLS through the glue: DNS, SNI, CA as DER"() {
+    if (dialing === undefined) {
+      resetWorld();
+      peers.length = 0;
+      world.config = validConfig();
+      world.dns.set("bootstrap.example.net", "10.1.2.3");
+      const device = main();
+      check(device !== undefined, "main() returned no device");
+      dialing = { device, rounds: 0 };
+      return "again";
+    }
+    const { device } = dialing;
+    advance(100);
+    const tls = peers.find((p) => p.kind === "tls");
+    if (tls === undefined) {
+      if (++dialing.rounds < 50) return "again";
+      dialing = undefined;
+      throw new CheckFailed(`the chain did not open a TLS socket (state ${device.state})`);
+    }
+    dialing = undefined;
+    eq(tls.options.address, "10.1.2.3", "address from System.resolve");
+    eq(tls.options.port, 9013, "port");
+    eq(tls.options.host, "bootstrap.example.net", "host (SNI)");
+    const secure = tls.options.secure as { certificate?: ArrayBuffer; serverName?: string };
+    sameBytes(secure.certificate ? new Uint8Array(secure.certificate) : undefined, CA_DER, "trust anchor DER");
+    eq(secure.serverName, "bootstrap.example.net", "serverName");
+    tls.fail();
+    device.shutdown();
+    return undefined;
+  },
+
+  "main refuses a bad build at boot and names the field"() {
+    resetWorld();
+    const config = validConfig();
+    (config.factory as Record<string, unknown>).chain = [];
+    world.config = config;
+    check(main() === undefined, "main() booted with a bad factory config");
+    check(world.traces.some((t) => t.includes("config-invalid") && t.includes("chain")), "error does not name the field");
+    world.config = { ...validConfig(), storage: { namespace: "a-namespace-too-long" } };
+    check(main() === undefined, "main() booted with a 20-character NVS namespace");
+    check(world.traces.some((t) => t.includes("storage.namespace")), "error does not name storage.namespace");
+    check(new BoardConfigError("x", "y").code === "bad-board-config", "BoardConfigError code");
+    check(new BoardError("pem", "y").code === "pem", "BoardError code");
+  },
+
+  "tcp: names resolved first, writes queued beyond the writable window, then refused/closed/dns errors"() {
+    const io = freshIo();
+    world.dns.set("broker.local", "10.0.0.2");
+    const r = recorder();
+    const socket = io.network.tcp({ host: "broker.local", port: 1883, ...r.handlers });
+    const early = utf8("x".repeat(100));
+    socket.write(early); // before DNS and connect: must be queued, not thrown
+    eq(peers.length, 0, "socket opened before the name resolved");
+    advance(20);
+    const peer = lastPeer();
+    eq(peer.options.address, "10.0.0.2", "resolved address");
+    eq(peer.options.nodelay, true, "nodelay");
+    peer.accept(40);
+    eq(peer.sentBytes().length, 40, "first window");
+    eq(r.events, [], "onWritable reached the core while bytes were still queued");
+    peer.grant(100);
+    sameBytes(peer.sentBytes(), early, "all bytes, in order");
+    eq(r.events, ["writable 40"], "onWritable once the queue drained");
+    peer.send(utf8("hello"));
+    peer.send(utf8(" world"));
+    eq(fromUtf8(socket.read()!), "hello world", "read returns everything waiting");
+    eq(socket.read(), undefined, "nothing left");
+    peer.fail();
+    eq(r.errors.map((e) => e.kind), ["closed"], "error after connect");
+    throwsCode(() => socket.write(utf8("late")), "socket-finished", "write after the end");
+    check(peer.closed, "SDK socket not closed after its error");
+
+    const refused = recorder();
+    io.network.tcp({ host: "10.0.0.9", port: 1, ...refused.handlers });
+    lastPeer().fail();
+    eq(refused.errors.map((e) => e.kind), ["refused"], "error before connect");
+
+    const unknown = recorder();
+    io.network.tcp({ host: "nowhere.local", port: 1, ...unknown.handlers });
+    advance(50);
+    eq(unknown.errors.map((e) => e.kind), ["dns"], "unresolvable name");
+
+    const closed = recorder();
+    const s = io.network.tcp({ host: "10.0.0.9", port: 2, ...closed.handlers });
+    const p = lastPeer();
+    s.close();
+    check(p.closed, "close() did not close the SDK socket");
+    p.send(utf8("ignored"));
+    eq(closed.events, [], "handlers called after close()");
+  },
+
+  "tls: PEM to DER for the SDK session, client key PKCS#8 only, malformed PEM refused with a typed error"() {
+    const io = freshIo();
+    const key = Uint8Array.from({ length: 64 }, (_, i) => 255 - i);
+    const cert = Uint8Array.from({ length: 80 }, (_, i) => i);
+    const r = recorder();
+    io.network.tls({
+      host: "10.9.8.7", port: 8883, serverName: "broker.example.net", ca: pem("CERTIFICATE", CA_DER),
+      clientCertificate: pem("CERTIFICATE", cert), clientKey: Secret.fromString(pem("PRIVATE KEY", key)), alpn: ["mqtt"],
+      ...r.handlers,
+    });
+    const peer = lastPeer();
+    eq(peer.kind, "tls", "TLS socket");
+    const secure = peer.options.secure as { certificate: ArrayBuffer; serverName: string; clientKey: ArrayBuffer; clientCertificates: ArrayBuffer[]; applicationLayerProtocolNegotiation: string[] };
+    eq(secure.serverName, "broker.example.net", "serverName");
+    sameBytes(new Uint8Array(secure.certificate), CA_DER, "CA");
+    sameBytes(new Uint8Array(secure.clientKey), key, "client key");
+    eq(secure.clientCertificates.length, 1, "client chain length");
+    sameBytes(new Uint8Array(secure.clientCertificates[0]!), cert, "client certificate");
+    eq(secure.applicationLayerProtocolNegotiation, ["mqtt"], "ALPN");
+    peer.accept(1000);
+    eq(r.events, ["writable 1000"], "connected");
+
+    throwsCode(() => io.network.tls({ host: "10.9.8.7", port: 8883, ca: "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n", ...recorder().handlers }), "pem", "bad base64");
+    throwsCode(() => io.network.tls({ host: "10.9.8.7", port: 8883, ca: "no pem here", ...recorder().handlers }), "pem", "no certificate");
+    throwsCode(() => io.network.tls({ host: "10.9.8.7", port: 8883, clientKey: Secret.fromString(pem("RSA PRIVATE KEY", key)), ...recorder().handlers }), "pem", "PKCS#1 key");
+    check(!world.traces.some((t) => t.includes(toBase64(key))), "key material in the log");
+  },
+
+  "udp: datagrams both ways, addresses as given"() {
+    const io = freshIo();
+    UDP.sockets.length = 0;
+    let readable = 0;
+    const socket = io.network.udp({ port: 5353, onReadable: (n) => { readable += n; } });
+    const raw = UDP.sockets[0];
+    check(raw !== undefined, "no UDP socket");
+    eq(raw.options.port, 5353, "bound port");
+    socket.write(utf8("ping"), "224.0.0.251", 5353);
+    eq(raw.outbox.map((d) => [fromUtf8(d.data), d.address, d.port]), [["ping", "224.0.0.251", 5353]], "sent datagram");
+    raw.deliver(utf8("pong"), "192.0.2.50", 5353);
+    check(readable > 0, "onReadable not called");
+    const got = socket.read();
+    check(got !== undefined, "no datagram");
+    eq([fromUtf8(got.data), got.address, got.port], ["pong", "192.0.2.50", 5353], "received datagram");
+    eq(socket.read(), undefined, "one datagram only");
+    socket.close();
+    throwsCode(() => socket.write(utf8("x"), "192.0.2.1", 1), "socket-finished", "write after close");
+  },
+
+  "storage: blobs round-trip through Preference; NVS limits and foreign values are typed errors"() {
+    const io = freshIo();
+    const value = Uint8Array.from({ length: 200 }, (_, i) => i);
+    io.storage.write("cred-a", value);
+    value[0] = 99; // the stored copy must not alias the caller's array
+    const back = io.storage.read("cred-a");
+    check(back !== undefined && back[0] === 0 && back.length === 200, "stored bytes changed or missing");
+    eq(io.storage.read("absent"), undefined, "absent key");
+    io.storage.delete("cred-a");
+    eq(io.storage.read("cred-a"), undefined, "deleted key");
+    throwsCode(() => io.storage.write("sixteen-chars-ab", value), "storage-key", "16-character key");
+    world.prefs.set("onboard/foreign", "a string");
+    throwsCode(() => io.storage.read("foreign"), "storage-value", "non-blob value");
+  },
+
+  "timers and clock: one-shot timers fire once in order, clear works, clock reads the board time"() {
+    const io = freshIo();
+    const fired: string[] = [];
+    io.timers.set(() => fired.push("b"), 200);
+    io.timers.set(() => fired.push("a"), 100);
+    const c = io.timers.set(() => fired.push("c"), 150);
+    io.timers.clear(c);
+    io.timers.clear(c); // twice is harmless
+    advance(1_000);
+    eq(fired, ["a", "b"], "fired");
+    advance(1_000);
+    eq(fired, ["a", "b"], "one-shot timers fired again");
+    world.now = 1_800_000_000_000;
+    eq(io.clock.now(), 1_800_000_000_000, "clock");
+    const bytes = new Uint8Array(16);
+    io.random(bytes);
+    check(bytes.some((b) => b !== 0), "random bytes not filled");
+  },
+
+  "device: MAC undefined until Wi-Fi starts, then upper case; restart goes to System.restart"() {
+    const io = freshIo();
+    eq(io.device.mac(), undefined, "MAC before Wi-Fi start");
+    io.wifi!.start();
+    eq(io.device.mac(), "A4:D1:8C:DB:C0:20", "MAC after start");
+    io.device.restart();
+    eq(world.restarts, 1, "restart");
+  },
+
+  "wifi: scan mapped to bytes and auth modes; connect reports auth-error, network-not-found, connection-lost; SNTP before connected"() {
+    const io = freshIo();
+    radio.instances.length = 0;
+    radio.scanResults = [
+      { ssid: "Café", authentication: "wpa2_psk", rssi: -40, channel: 6, bssid: Uint8Array.of(1, 2, 3, 4, 5, 6).buffer },
+      { ssid: "open", authentication: "none", rssi: -70, channel: 11 }, // the simulator gives no BSSID
+    ];
+    let networks: readonly WifiNetwork[] | undefined;
+    io.wifi!.scan((n) => { networks = n; });
+    advance(2_000);
+    check(networks !== undefined, "scan did not answer");
+    eq(networks.map((n) => [fromUtf8(n.ssid), n.auth, n.channel, n.rssi, [...n.bssid]]), [
+      ["Café", "wpa2-psk", 6, -40, [1, 2, 3, 4, 5, 6]],
+      ["open", "open", 11, -70, [0, 0, 0, 0, 0, 0]],
+    ], "scan results");
+
+    const events: WifiEvent[] = [];
+    io.wifi!.connect({ ssid: utf8("Café"), passphrase: Secret.fromString("correct horse"), channel: 6 }, (e) => events.push(e));
+    eq(radio.lastOptions, { ssid: "Café", password: "correct horse", channel: 6 }, "driver options");
+    advance(1);
+    eq(events, [{ type: "connecting" }], "connecting");
+    radio.emit("disconnect", -1);
+    eq(events[1], { type: "disconnected", reason: "auth-error" }, "wrong passphrase");
+    radio.emit("disconnect", 0);
+    eq(events[2], { type: "disconnected", reason: "network-not-found" }, "never associated");
+    radio.emit("connect");
+    world.now = 10_000; // clock unset: the glue must ask SNTP before saying "connected"
+    world.sntpSeconds = 1_800_000_000;
+    radio.emit("gotIP");
+    eq(events.length, 3, "connected reported before the clock was set");
+    advance(100);
+    eq(world.sntpRequests, 1, "SNTP asked once");
+    eq(events[3], { type: "connected", ip: "192.0.2.7" }, "connected with IP");
+    eq(world.now >= 1_800_000_000_000, true, "clock set from SNTP");
+    radio.emit("disconnect", 0);
+    eq(events[4], { type: "disconnected", reason: "connection-lost" }, "lost after association");
+    radio.emit("connect");
+    radio.emit("gotIP");
+    eq(events[5], { type: "connected", ip: "192.0.2.7" }, "no second SNTP once the clock is set");
+    eq(world.sntpRequests, 1, "SNTP asked again");
+
+    const replaced: WifiEvent[] = [];
+    io.wifi!.connect({ ssid: utf8("other") }, (e) => replaced.push(e));
+    radio.emit("disconnect", -1);
+    eq(events.length, 6, "events reached a replaced connect()");
+    eq(replaced.map((e) => e.type), ["disconnected"], "new connect gets the event");
+
+    const bad: WifiEvent[] = [];
+    io.wifi!.connect({ ssid: Uint8Array.of(0xff, 0xfe) }, (e) => bad.push(e));
+    advance(1);
+    eq(bad, [{ type: "disconnected", reason: "network-not-found" }], "non-UTF-8 SSID");
+    check(!world.traces.some((t) => t.includes("correct horse")), "passphrase in the log");
+  },
+
+  "ble: GATT layout the SDK accepts, 0x2901 descriptors, advertising, long writes whole, long reads by offset"() {
+    const io = freshIo();
+    check(io.ble !== undefined, "no BLE on the ESP32 build");
+    const written: { id: number; value: Uint8Array }[] = [];
+    const connections: BleConnection[] = [];
+    let response: Uint8Array = Uint8Array.from({ length: 450 }, (_, i) => (i * 13) & 0xff);
+    io.ble.start({
+      deviceName: "PROV_dbc020",
+      advertisedService: SERVICE_UUID,
+      services: [{
+        uuid: SERVICE_UUID,
+        characteristics: [
+          {
+            uuid: "021aff51-0382-4aea-bff4-6b3f1c5adfb4", properties: ["read", "write"],
+            descriptors: [{ uuid: "2901", value: utf8("prov-session") }],
+            onWrite: (c, v) => { written.push({ id: c.id, value: v }); },
+            onRead: () => response,
+          },
+          {
+            uuid: "021aff52-0382-4aea-bff4-6b3f1c5adfb4", properties: ["read", "write"],
+            descriptors: [{ uuid: "2901", value: utf8("prov-config") }],
+            onWrite: () => { throw new Error("core failure"); },
+          },
+          { uuid: "021aff53-0382-4aea-bff4-6b3f1c5adfb4", properties: ["write"], onWrite: () => undefined },
+        ],
+      }],
+      onConnect: (c) => connections.push(c),
+    });
+    const server = central.requireServer();
+    eq(server.options.mtu, PREFERRED_MTU, "preferred MTU asked of the stack");
+    const first = server.options.services[0]!.characteristics[0]!;
+    eq(fromUtf8(new Uint8Array(first.descriptors![0]!.value!)), "prov-session", "0x2901 user description");
+    check(server.options.services[0]!.characteristics[2]!.descriptors === undefined, "empty descriptor list passed to the SDK");
+    eq(server.advertising, undefined, "advertising before onReady");
+    advance(100);
+    check(server.advertising !== undefined, "not advertising after onReady");
+    eq(server.advertising.advertisement.services, [SERVICE_UUID], "advertised service");
+    eq(server.advertising.scanResponse?.name, "PROV_dbc020", "name in the scan response");
+
+    central.connect(185);
+    eq(connections.length, 1, "onConnect");
+    eq(connections[0]!.mtu, 185, "MTU from the stack");
+    const long = Uint8Array.from({ length: 400 }, (_, i) => i & 0xff);
+    central.write(first.uuid, long);
+    eq(written.length, 1, "one write for a long value");
+    sameBytes(written[0]!.value, long, "long write");
+    eq(written[0]!.id, connections[0]!.id, "same connection id");
+    sameBytes(central.read(first.uuid), response, "long read by offsets");
+    response = utf8("short");
+    sameBytes(central.read(first.uuid), utf8("short"), "short read");
+    sameBytes(central.read("021aff52-0382-4aea-bff4-6b3f1c5adfb4"), new Uint8Array(0), "read with no onRead");
+    central.write("021aff52-0382-4aea-bff4-6b3f1c5adfb4", utf8("x")); // must not throw into NimBLE
+    check(world.traces.some((t) => t.includes("ble-callback-failed")), "core exception not logged");
+    central.disconnect();
+    check(server.advertising !== undefined, "not advertising again after disconnect");
+    io.ble.stop();
+    check(server.closed, "stop() did not close the server");
+  },
+};
+
+checks["ble: the provisioning GATT table (src/provisioning/gatt.ts) passes the SDK's rules; a rejected request never escapes into NimBLE"] = () => {
+  const io = freshIo();
+  const requests: string[] = [];
+  // only the two members buildGattService uses; the protocol itself is tested in test/scenarios
+  const service = {
+    endpoints: STANDARD_ENDPOINTS,
+    handle(_connection: number, endpoint: string, request: Uint8Array): Uint8Array {
+      requests.push(endpoint);
+      if (request[0] === 0xff) throw new Error("malformed request");
+      return utf8(`${endpoint} ok`);
+    },
+  } as unknown as ProvisioningService;
+  io.ble!.start({ deviceName: "PROV_dbc020", advertisedService: DEFAULT_SERVICE_UUID, services: [buildGattService(service, DEFAULT_SERVICE_UUID)] });
+  const server = central.requireServer();
+  const characteristics = server.options.services[0]!.characteristics;
+  eq(characteristics.map((c) => fromUtf8(new Uint8Array(c.descriptors![0]!.value!))), STANDARD_ENDPOINTS.map((e) => e.name), "0x2901 names");
+  advance(100);
+  check(server.advertising !== undefined, "not advertising");
+  central.connect(23); // the smallest MTU: every response is a long read
+  const session = characteristics[STANDARD_ENDPOINTS.findIndex((e) => e.name === "prov-session")]!;
+  central.write(session.uuid, Uint8Array.of(1, 2, 3));
+  eq(fromUtf8(central.read(session.uuid)), "prov-session ok", "response read back");
+  central.write(session.uuid, Uint8Array.of(0xff)); // the service throws: the glue must not let it out
+  eq(central.read(session.uuid).length, 0, "no response after a rejected request");
+  eq(requests, ["prov-session", "prov-session"], "requests reached the service");
+  io.ble!.stop();
+};
+
+const g = globalThis as { handleCommand?: (message: ArrayBuffer) => ArrayBuffer };
+g.handleCommand = (message) => {
+  const request = JSON.parse(fromUtf8(new Uint8Array(message))) as { cmd: "list" } | { cmd: "run"; name: string };
+  let reply: unknown;
+  if (request.cmd === "list") reply = Object.keys(checks);
+  else {
+    const run = checks[request.name];
+    try {
+      if (!run) throw new CheckFailed(`no check named ${request.name}`);
+      reply = run() === "again" ? { again: true } : { ok: true };
+    } catch (e) {
+      reply = { error: e instanceof Error ? `${e.message}${e instanceof CheckFailed ? "" : `\n${e.stack ?? ""}`}` : String(e) };
+    }
+  }
+  return utf8(JSON.stringify(reply)).slice().buffer;
+};

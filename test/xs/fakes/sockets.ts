@@ -1,0 +1,153 @@
+// Fakes of the ECMA-419 sockets with the SDK's rules: TCP needs an IP address (lwIP does not
+// resolve names), a write larger than the last onWritable count throws, nothing is delivered after
+// close. The test plays the peer through `peers`.
+import { bytesOf, isIpv4 } from "./world.js";
+
+interface StreamCallbacks {
+  onReadable?: (count: number) => void;
+  onWritable?: (count: number) => void;
+  onError?: () => void;
+}
+
+export class FakePeer {
+  readonly options: Record<string, unknown>;
+  readonly kind: "tcp" | "tls";
+  readonly sent: Uint8Array[] = [];
+  #callbacks: StreamCallbacks;
+  #inbox: Uint8Array[] = [];
+  writable = 0;
+  connected = false;
+  closed = false;
+
+  constructor(kind: "tcp" | "tls", options: Record<string, unknown>, callbacks: StreamCallbacks) {
+    this.kind = kind;
+    this.options = options;
+    this.#callbacks = callbacks;
+  }
+
+  /** The connection is up and `count` bytes may be written. */
+  accept(count: number): void {
+    this.connected = true;
+    this.grant(count);
+  }
+  grant(count: number): void {
+    if (this.closed) return;
+    this.writable = count;
+    this.#callbacks.onWritable?.(count);
+  }
+  send(bytes: Uint8Array): void {
+    if (this.closed) return;
+    this.#inbox.push(bytes.slice());
+    this.#callbacks.onReadable?.(bytes.length);
+  }
+  fail(): void {
+    if (this.closed) return;
+    this.#callbacks.onError?.();
+  }
+  sentBytes(): Uint8Array {
+    let n = 0;
+    for (const s of this.sent) n += s.length;
+    const out = new Uint8Array(n);
+    let o = 0;
+    for (const s of this.sent) { out.set(s, o); o += s.length; }
+    return out;
+  }
+
+  read(): ArrayBuffer | undefined {
+    if (this.closed) throw new Error("read: closed");
+    const next = this.#inbox.shift();
+    return next ? next.slice().buffer : undefined;
+  }
+  write(data: unknown): void {
+    if (this.closed) throw new Error("write: closed");
+    if (!this.connected) throw new Error("write: not connected");
+    const bytes = bytesOf(data, "write");
+    if (bytes.length > this.writable) throw new Error("write: would block");
+    this.writable -= bytes.length;
+    this.sent.push(bytes);
+  }
+  close(): void {
+    if (this.closed) throw new Error("close: already closed");
+    this.closed = true;
+  }
+}
+
+export const peers: FakePeer[] = [];
+
+function checkStreamOptions(options: Record<string, unknown>, what: string): void {
+  if (!isIpv4(options.address)) throw new Error(`${what}: address must be an IP address`);
+  if (typeof options.port !== "number" || options.port <= 0 || options.port > 65535) throw new RangeError(`${what}: port`);
+  if (options.format !== undefined && options.format !== "buffer") throw new RangeError(`${what}: format`);
+}
+
+/** The options as the fakes inspect them (any object: the checks below are the point). */
+type AnyOptions = object & StreamCallbacks;
+const fields = (options: AnyOptions) => options as Record<string, unknown> & StreamCallbacks;
+
+export class TCP {
+  readonly #peer: FakePeer;
+  constructor(anyOptions: AnyOptions) {
+    const options = fields(anyOptions);
+    checkStreamOptions(options, "TCP");
+    this.#peer = new FakePeer("tcp", options, options);
+    peers.push(this.#peer);
+  }
+  // undefined when nothing waits, as at run time; typed as the SDK's typings say
+  read(): ArrayBuffer { return this.#peer.read() as ArrayBuffer; }
+  write(data: ArrayBuffer | ArrayBufferView): void { this.#peer.write(data); }
+  close(): void { this.#peer.close(); }
+  get remoteAddress(): string | undefined { return this.#peer.options.address as string; }
+  get remotePort(): number | undefined { return this.#peer.options.port as number; }
+}
+
+export class TLSSocket {
+  readonly #peer: FakePeer;
+  constructor(anyOptions: AnyOptions) {
+    const options = fields(anyOptions);
+    checkStreamOptions(options, "TLSSocket");
+    if (typeof options.host !== "string") throw new Error("TLSSocket: host required (SNI)");
+    const secure = options.secure as Record<string, unknown> | undefined;
+    if (typeof secure !== "object" || secure === null) throw new Error("TLSSocket: secure required");
+    if (secure.certificate !== undefined && !(secure.certificate instanceof ArrayBuffer)) throw new TypeError("secure.certificate must be DER in an ArrayBuffer");
+    if (secure.clientKey !== undefined && !(secure.clientKey instanceof ArrayBuffer)) throw new TypeError("secure.clientKey must be DER in an ArrayBuffer");
+    const io = (options.TCP as { io?: unknown } | undefined)?.io;
+    if (io !== TCP) throw new Error("TLSSocket: TCP.io must be the TCP class");
+    this.#peer = new FakePeer("tls", options, options);
+    peers.push(this.#peer);
+  }
+  read(): ArrayBuffer | undefined { return this.#peer.read(); }
+  write(data: ArrayBuffer | ArrayBufferView): void { this.#peer.write(data); }
+  close(): void { this.#peer.close(); }
+}
+
+type Packet = ArrayBuffer & { readonly address: string; readonly port: number };
+
+export class UDP {
+  static readonly sockets: UDP[] = [];
+  readonly options: { port?: number; onReadable?: (packets: number) => void; onError?: () => void };
+  readonly outbox: { data: Uint8Array; address: string; port: number }[] = [];
+  readonly #inbox: Packet[] = [];
+  closed = false;
+  constructor(options: { port?: number; format?: string; onReadable?: (packets: number) => void; onError?: () => void }) {
+    if (options.format !== undefined && options.format !== "buffer") throw new RangeError("UDP: format");
+    this.options = options;
+    UDP.sockets.push(this);
+  }
+  deliver(data: Uint8Array, address: string, port: number): void {
+    this.#inbox.push(Object.assign(data.slice().buffer, { address, port }));
+    this.options.onReadable?.(this.#inbox.length);
+  }
+  // undefined when none waits, as at run time; typed as the SDK's typings say
+  read(): Packet {
+    if (this.closed) throw new Error("read: closed");
+    return this.#inbox.shift() as Packet;
+  }
+  write(data: ArrayBuffer | ArrayBufferView, address: string, port: number): void {
+    if (this.closed) throw new Error("write: closed");
+    if (!isIpv4(address)) throw new Error("UDP write: address must be an IP address");
+    this.outbox.push({ data: bytesOf(data, "UDP write"), address, port });
+  }
+  close(): void {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,1 @@
+export { TCP as default } from "./sockets.js";

@@ -1,0 +1,2 @@
+export { TLSSocket as default } from "./sockets.js";
+export type SecureOptions = Record<string, unknown>;

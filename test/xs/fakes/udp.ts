@@ -1,0 +1,1 @@
+export { UDP as default } from "./sockets.js";

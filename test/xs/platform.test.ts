@@ -1,0 +1,92 @@
+// The board glue (src/platform/moddable/) on the XS engine, with the SDK's modules replaced by the
+// fakes in test/xs/fakes/ (which follow our declarations and enforce the SDK's rules). Bundling
+// fails for an import the SDK does not have or a Node module; running after the board prelude
+// fails for a Node global or a frozen-prototype write. Each check runs inside XS.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { XsWorker } from "../../host-sim/xs/worker.js";
+import { bundleWithFakes, declaredModules, fakesDir, glueDir, NO_PRECOMPUTE, repoRoot, SDK_MODULES, unpreloadableImports } from "../../host-sim/board/bundle.js";
+
+const prelude = readFileSync(join(repoRoot, "host-sim", "xs", "guest", "board-prelude.js"), "utf8");
+
+async function startGuest(entry: string, options: { bleAbsent?: boolean } = {}): Promise<XsWorker> {
+  const worker = new XsWorker({ name: "board-glue", meteringLimit: 0, onQuery: () => { throw new Error("the glue test makes no host queries"); } });
+  await worker.evaluate(prelude);
+  await worker.evaluate(await bundleWithFakes(entry, options));
+  return worker;
+}
+
+async function ask(worker: XsWorker, request: unknown): Promise<unknown> {
+  const { reply } = await worker.command(Buffer.from(JSON.stringify(request)));
+  return JSON.parse(Buffer.from(reply).toString("utf8"));
+}
+
+let worker: XsWorker;
+before(async () => { worker = await startGuest(join(fakesDir, "guest.mts")); });
+after(async () => worker?.close());
+
+test("every SDK module the glue declares has a fake, and nothing else is faked", () => {
+  assert.deepEqual(declaredModules(), Object.keys(SDK_MODULES).sort());
+});
+
+test("a glue import the SDK does not provide, or a Node module, fails the bundle", async () => {
+  await assert.rejects(bundleWithFakes({ glueSource: 'import fs from "fs"; export const x = fs;' }), /"fs", which is not an SDK module/);
+  await assert.rejects(bundleWithFakes({ glueSource: 'import { x } from "embedded:io/socket/tcp/dtls"; export const y = x;' }), /not an SDK module the glue declares/);
+  await assert.rejects(bundleWithFakes({ glueSource: 'import { nope } from "./network.js"; export const y = nope;' }), /No matching export|nope/);
+  // and the real glue bundles, with Ed25519's 1.6 MB base-point table disabled as on the board
+  const glue = await bundleWithFakes(join(glueDir, "main.ts"));
+  assert.match(glue, /node_modules\/@noble\/ed25519\/index\.js/, "noble's Ed25519 is in the bundle");
+  assert.doesNotMatch(glue, NO_PRECOMPUTE);
+  assert.doesNotMatch(glue, /Gpows/, "the precompute table code is still reachable");
+});
+
+test("manifest.json preloads only modules whose imports can be preloaded (no npm code with module-level typed arrays)", async () => {
+  const manifest = JSON.parse(readFileSync(join(repoRoot, "manifest.json"), "utf8")) as { preload: string[]; modules: Record<string, string> };
+  const ours = manifest.preload.filter((name) => name.startsWith("src/"));
+  assert.ok(ours.length > 10, "the core is not preloaded: its objects would all sit in RAM");
+  for (const name of ours) {
+    assert.ok(manifest.modules[name] !== undefined || manifest.modules[`${name.slice(0, name.lastIndexOf("/"))}/*`] !== undefined
+      || name === "src/platform/moddable/ble", `${name} is preloaded but not listed in modules`);
+    const bad = await unpreloadableImports(name);
+    assert.deepEqual(bad, [], `${name} is preloaded but imports npm code that creates typed arrays at load (read-only once preloaded)`);
+  }
+  assert.ok(!manifest.preload.some((name) => /^@noble\/(hashes|ciphers|curves)/.test(name)), "a @noble module with load-time typed arrays is preloaded");
+});
+
+const names = await (async () => {
+  const w = await startGuest(join(fakesDir, "guest.mts"));
+  try {
+    return (await ask(w, { cmd: "list" })) as string[];
+  } finally {
+    await w.close();
+  }
+})();
+
+test("the glue's checks are registered", () => {
+  assert.ok(names.length >= 10, `only ${names.length} checks`);
+});
+
+for (const name of names) {
+  test(`[xs] ${name}`, async () => {
+    let result: { ok?: true; again?: true; error?: string };
+    let calls = 0;
+    do {
+      result = (await ask(worker, { cmd: "run", name })) as typeof result;
+      assert.ok(++calls <= 100, "check kept asking to run again");
+    } while (result.again);
+    if (result.error !== undefined) assert.fail(`on XS: ${result.error}`);
+    assert.equal(result.ok, true);
+  });
+}
+
+test("[xs] without BLE (desktop simulator build) the Io has no ble and the board says why", async () => {
+  const w = await startGuest(join(fakesDir, "guest-ble-absent.mts"), { bleAbsent: true });
+  try {
+    const result = (await ask(w, { cmd: "run" })) as { ok?: true; error?: string };
+    if (result.error !== undefined) assert.fail(result.error);
+  } finally {
+    await w.close();
+  }
+});
