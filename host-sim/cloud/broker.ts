@@ -40,6 +40,7 @@ export async function startCloudBroker(state: CloudState, tls: { key: string; ce
   const logins = new Map<Client, { username: string; topics: string[]; shared: boolean }>();
   const live = new Map<string, Client>(); // client ID → session
 
+  const MAPPING_TOPIC = /^node\/[^/+#]+\/user\/mapping$/;
   const allowed = (client: Client | null, topic: string): boolean => {
     if (!client) return true; // the broker itself (wills are checked when they are set)
     const login = logins.get(client);
@@ -79,6 +80,9 @@ export async function startCloudBroker(state: CloudState, tls: { key: string; ce
     },
     authorizePublish(client, packet, callback) {
       if (allowed(client, packet.topic)) return callback(null);
+      // RainMaker's user-mapping half: any logged-in device may publish to node/<node ID>/user/mapping
+      // (its node ID is not its MQTT identity); the mapping service checks the secret key itself.
+      if (client && logins.has(client) && MAPPING_TOPIC.test(packet.topic)) return callback(null);
       if (client) events.emit("denied", { clientId: client.id, topic: packet.topic, action: "publish" });
       callback(new Error("publish not authorized"));
     },

@@ -1,4 +1,12 @@
-// npm start: one simulated device, real TLS, a real MQTT broker, and a readable timeline.
+// npm start: a BLANK simulated unit is provisioned over BLE by the phone stand-in, joins the
+// simulated Wi-Fi, onboards against the reference cloud and comes online (provisioning-demo.ts).
+//   --strategy bootstrap|register|shared   the onboarding strategy of that run (default register)
+//   --mapping challenge|secret-key|none    how the phone maps the user (default challenge)
+//   --broker embedded|mosquitto            the cloud's broker
+//   --run-for SECONDS                      stop (exit 0) after that long
+//
+// npm start -- --factory: the original spine demo, one device whose flash already holds factory
+// credentials, real TLS, a real MQTT broker, and a readable timeline:
 //
 //   1. make a PKI (CA + broker certificate) and start the broker: embedded aedes (default) or
 //      Debian's Mosquitto (--broker mosquitto), TLS only, one device account;
@@ -6,10 +14,8 @@
 //   3. power on: the firmware core boots from flash, verifies the broker, connects, publishes
 //      telemetry every few seconds; the broker's view is printed alongside. Ctrl-C stops.
 //
-// With --strategy bootstrap|register|shared the device starts blank instead: the reference cloud
-// (host-sim/cloud/) is started, told about this unit (bootstrap config, serial allow-list or
-// shared account), a factory config JSON file is written for the chosen chain, and the timeline
-// shows the unit obtain its own credentials, persist them and come online.
+// npm start -- --factory --strategy bootstrap|register|shared: a blank unit without radios onboards
+// itself (strategy-demo.ts): no BLE, the network is taken as given.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +30,7 @@ import { startMosquitto } from "../broker/mosquitto.js";
 import { generateTestPki } from "../certs/pki.js";
 import { createSimDevice } from "../sim-device.js";
 import { runStrategyDemo } from "./strategy-demo.js";
+import { runProvisioningDemo } from "./provisioning-demo.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -33,8 +40,22 @@ const { values: args } = parseArgs({
     strategy: { type: "string" }, // bootstrap | register | shared: start blank and onboard
     generation: { type: "string", default: "client" }, // bootstrap API generation: raw | thing | client
     secure: { type: "boolean", default: false }, // bootstrap over the AES-CFB /secure/ endpoint
+    mapping: { type: "string", default: "challenge" }, // challenge | secret-key | none
+    factory: { type: "boolean", default: false }, // the spine demo: flash holds factory credentials
   },
 });
+if (!args.factory) {
+  await runProvisioningDemo({
+    strategy: args.strategy ?? "register",
+    mapping: args.mapping!,
+    broker: args.broker!,
+    generation: args.generation!,
+    secure: args.secure!,
+    intervalMs: Number(args.interval),
+    ...(args["run-for"] !== undefined ? { runForSeconds: Number(args["run-for"]) } : {}),
+  });
+  await new Promise(() => {}); // runProvisioningDemo owns the process from here
+}
 if (args.strategy !== undefined) {
   await runStrategyDemo({
     strategy: args.strategy,

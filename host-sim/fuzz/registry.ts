@@ -5,12 +5,25 @@ import { credentialRecordTarget } from "./targets/credential-record.js";
 import { mqttCodecTarget } from "./targets/mqtt-codec.js";
 import { mqttSessionTarget } from "./targets/mqtt-session.js";
 import { slotPairTarget } from "./targets/slot-pair.js";
+import { factoryConfigTarget } from "./targets/factory-config.js";
+import { httpResponseTarget } from "./targets/http-response.js";
+import { bootstrapReplyTarget, registerReplyTarget, secureBootstrapTarget } from "./targets/onboarding-replies.js";
+import { protobufTarget } from "./targets/protobuf.js";
+import { security1Target, security2Target } from "./targets/security.js";
 
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   mqttCodecTarget,
   mqttSessionTarget,
   credentialRecordTarget,
   slotPairTarget,
+  protobufTarget,
+  httpResponseTarget,
+  bootstrapReplyTarget,
+  secureBootstrapTarget,
+  registerReplyTarget,
+  factoryConfigTarget,
+  security1Target,
+  security2Target,
 ];
 
 export function fuzzTarget(name: string): FuzzTarget {

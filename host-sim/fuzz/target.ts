@@ -8,6 +8,8 @@ export interface FuzzTarget {
   readonly name: string;
   /** Largest input the target is given: bounds one input's work. */
   readonly maxLength: number;
+  /** Inputs in the short mode inside `npm test` when one input is costly (default 5000). */
+  readonly shortInputs?: number;
   /** Valid inputs to mutate (made once per run). */
   seeds(r: Rand): Uint8Array[];
   /** Structure-aware inputs: nearly valid by construction. */

@@ -3,12 +3,23 @@
 //   boot ── read the credential store (reads only: a normal reboot writes nothing to flash)
 //    ├─ store empty (first boot) → make the Ed25519 identity, save it once
 //    ├─ store unreadable (e.g. written by newer firmware) → "store-unreadable": keep it, wait for a factory reset
+//    ├─ radios (config.provisioning given, io.wifi and io.ble present; else this branch is skipped
+//    │   and logged: desktop builds go straight on as below):
+//    │   ├─ no stored Wi-Fi credentials → "provisioning": the BLE provisioning window is open
+//    │   │     ├─ user-mapping-requested → the user ID + secret key pair is saved as pending
+//    │   │     ├─ wifi-connected → Wi-Fi credentials saved (one write) → continue as below
+//    │   │     ├─ reprovision-requested → stored Wi-Fi credentials dropped; the window stays open
+//    │   │     └─ closed{timeout} → "provisioning-idle", reopened after `reopenAfterMs` (0: stays idle)
+//    │   └─ stored Wi-Fi credentials → "wifi-joining" (retries with back-off; after `maxFailures`
+//    │         failures in a row → the provisioning window again, as Espressif's devices do; when
+//    │         it times out, the stored network is tried again) → joined → continue as below
 //    ├─ no cloud credentials → "needs-onboarding"
 //    │     └─ with a factory config: "onboarding" — run the strategy chain (stored → bootstrap →
 //    │        register → shared, as configured); credentials obtained → persist (one atomic
 //    │        store write) → connect; every strategy failed → "onboarding-backoff" → run it again
 //    └─ credentials → "connecting": MQTT over TLS to the stored broker
-//          ├─ CONNACK 0 → "online": retained {"online":true} status, telemetry every interval (QoS 1)
+//          ├─ CONNACK 0 → "online": retained {"online":true} status, telemetry every interval (QoS 1);
+//          │     a pending user mapping is published once (QoS 1); its PUBACK confirms it (one write)
 //          ├─ broker unreachable / dropped / server unavailable → "backoff" → reconnect (jittered, capped)
 //          └─ bad credentials / not authorised / client ID rejected → "needs-onboarding"
 //                └─ with a factory config: re-bootstrap — the chain again, "stored" skipped, with
@@ -16,7 +27,8 @@
 //   rotation pushed by the cloud on the command topic → "rotating": store the new credentials as
 //   pending (known-good ones kept) → reconnect with them → CONNACK 0: commit; refused: roll back
 //   and reconnect with the old ones. A boot that finds a pending set resumes the same dance.
-//   factory reset → credentials wiped (identity kept) → "needs-onboarding" (→ "onboarding")
+//   factory reset → credentials wiped (identity kept; Wi-Fi and user mapping go too) → with radios:
+//   the provisioning window; without: "needs-onboarding" (→ "onboarding")
 import type { Io, TimerId } from "../io/io.js";
 import { fromUtf8, utf8 } from "../bytes/bytes.js";
 import { Secret } from "../secrets/secret.js";
@@ -30,10 +42,18 @@ import { backoffDelay, randomUnit, type BackoffPolicy } from "../mqtt/backoff.js
 import type { FactoryConfig } from "../config/factory-config.js";
 import { runChain, type ChainEvent } from "../onboarding/chain.js";
 import { chainPolicyFor, strategiesFor } from "../onboarding/strategies.js";
+import { openProvisioningWindow, type ProvisioningWindow, type WindowEvent } from "../provisioning/window.js";
+import type { SecurityVersion } from "../provisioning/security.js";
+import { userMappingTopic } from "../provisioning/user-mapping.js";
+import { DEFAULT_WIFI_JOIN, joinWifi, type WifiJoinPolicy } from "./wifi-join.js";
+import { mappingDelivered, mappingMessage, mappingRequested } from "./user-mapping-record.js";
 
 export type DeviceState =
   | "booting"
   | "store-unreadable"
+  | "provisioning"
+  | "provisioning-idle"
+  | "wifi-joining"
   | "needs-onboarding"
   | "onboarding"
   | "onboarding-backoff"
@@ -52,6 +72,26 @@ export interface DeviceConfig {
   readonly maxOutbox?: number;
   /** The fleet's factory config: with it, "needs-onboarding" runs the strategy chain by itself. */
   readonly factory?: FactoryConfig;
+  /** BLE provisioning and the Wi-Fi join; used only where io.wifi and io.ble exist. */
+  readonly provisioning?: ProvisioningConfig;
+}
+
+export interface ProvisioningConfig {
+  /** Default 2. */
+  readonly security?: SecurityVersion;
+  /** The unit's proof of possession (NVS on the board, the sim config on the host). */
+  readonly pop: Secret;
+  /** Close an unused window after this long; default 15 minutes. */
+  readonly windowTimeoutMs?: number;
+  /** After a window timed out (and no Wi-Fi is stored), open it again after this long; 0 = stay idle. Default 60 s. */
+  readonly reopenAfterMs?: number;
+  readonly closeAfterSuccessMs?: number;
+  /** Join attempts per credentials the app applies, and the pause between them (window defaults: 3, 1 s). */
+  readonly connectAttempts?: number;
+  readonly retryDelayMs?: number;
+  readonly wifiJoin?: WifiJoinPolicy;
+  /** Called with each window as it opens (the host attaches other transports, e.g. HTTP). */
+  readonly onWindow?: (window: ProvisioningWindow) => void;
 }
 
 export const DEFAULT_DEVICE_CONFIG: DeviceConfig = { telemetryIntervalMs: 10_000, keepaliveSeconds: 60 };
@@ -59,7 +99,9 @@ export const DEFAULT_DEVICE_CONFIG: DeviceConfig = { telemetryIntervalMs: 10_000
 export type DeviceEvent =
   | { readonly type: "state"; readonly state: DeviceState; readonly reason?: string }
   | { readonly type: "mqtt"; readonly event: ClientEvent }
-  | { readonly type: "onboarding"; readonly event: ChainEvent };
+  | { readonly type: "onboarding"; readonly event: ChainEvent }
+  | { readonly type: "provisioning"; readonly event: WindowEvent }
+  | { readonly type: "user-mapping"; readonly status: "published" | "delivered"; readonly userId: string };
 
 export interface BootReport {
   readonly firstBoot: boolean;
@@ -88,6 +130,11 @@ export class Device {
   #onboardingRound = 0;
   #onboardingTimer: TimerId | undefined;
   #generation = 0; // bumped by shutdown: a chain still running from before must not act
+  #window: ProvisioningWindow | undefined;
+  #windowTimer: TimerId | undefined;
+  #cancelWifiJoin: (() => void) | undefined;
+  /** Message ID of this boot's user-mapping publish (published once; the outbox resends it). */
+  #mappingMessageId: number | undefined;
 
   constructor(io: Io, config: DeviceConfig = DEFAULT_DEVICE_CONFIG) {
     this.#io = io;
@@ -100,6 +147,8 @@ export class Device {
   get state(): DeviceState { return this.#state; }
   get nodeId(): string | undefined { return this.#nodeId; }
   get mqtt(): MqttClient | undefined { return this.#client; }
+  /** The open provisioning window, if any. */
+  get provisioningWindow(): ProvisioningWindow | undefined { return this.#window; }
 
   on(listener: (event: DeviceEvent) => void): void {
     this.#listeners.push(listener);
@@ -121,14 +170,146 @@ export class Device {
       this.#record = stored.record;
     }
     this.#nodeId = nodeIdOf(this.#record.identity);
-    this.#log.info("boot", { nodeId: this.#nodeId, firstBoot, credentials: this.#record.mqtt ? "stored" : "none" });
-    if (this.#record.pending) {
+    this.#log.info("boot", { nodeId: this.#nodeId, firstBoot, credentials: this.#record.mqtt ? "stored" : "none", wifi: this.#record.wifi ? "stored" : "none" });
+    if (this.#radios()) {
+      if (this.#record.wifi) this.#joinWifi();
+      else this.#openWindow("no Wi-Fi credentials");
+    } else this.#goOnline();
+    return { firstBoot, nodeId: this.#nodeId, state: this.#state };
+  }
+
+  /** With radios, the device provisions and joins Wi-Fi itself; without (desktop builds) it skips both. */
+  #radios(): boolean {
+    if (this.#config.provisioning === undefined) return false;
+    if (this.#io.wifi !== undefined && this.#io.ble !== undefined) return true;
+    this.#log.info("radios-absent", { wifi: this.#io.wifi !== undefined, ble: this.#io.ble !== undefined, next: "skip provisioning and Wi-Fi" });
+    return false;
+  }
+
+  /** The network is up (or there is none to bring up): the cloud side of the lifecycle. */
+  #goOnline(): void {
+    const record = this.#record!;
+    if (record.pending) {
       // A rotation was under way when the power went: finish it (commit or roll back).
       this.#rotating = true;
-      this.#connect(this.#record.pending);
-    } else if (this.#record.mqtt) this.#connect(this.#record.mqtt);
+      this.#connect(record.pending);
+    } else if (record.mqtt) this.#connect(record.mqtt);
     else this.#needsOnboarding("no cloud credentials");
-    return { firstBoot, nodeId: this.#nodeId, state: this.#state };
+  }
+
+  #joinWifi(): void {
+    const creds = this.#record!.wifi!;
+    const generation = this.#generation;
+    this.#setState("wifi-joining");
+    this.#cancelWifiJoin = joinWifi(this.#io, creds, this.#config.provisioning?.wifiJoin ?? DEFAULT_WIFI_JOIN, this.#log, {
+      onConnected: () => {
+        this.#cancelWifiJoin = undefined;
+        if (generation === this.#generation) this.#goOnline();
+      },
+      onFailed: () => undefined, // logged by the joiner
+      onGiveUp: () => {
+        this.#cancelWifiJoin = undefined;
+        if (generation === this.#generation) this.#openWindow("stored Wi-Fi network unreachable");
+      },
+    });
+  }
+
+  #openWindow(reason: string): void {
+    const p = this.#config.provisioning!;
+    const generation = this.#generation;
+    this.#setState("provisioning", reason);
+    const window = openProvisioningWindow(this.#io, this.#record!.identity, {
+      security: p.security ?? 2,
+      pop: p.pop,
+      ...(p.windowTimeoutMs !== undefined ? { timeoutMs: p.windowTimeoutMs } : {}),
+      ...(p.closeAfterSuccessMs !== undefined ? { closeAfterSuccessMs: p.closeAfterSuccessMs } : {}),
+      ...(p.connectAttempts !== undefined ? { connectAttempts: p.connectAttempts } : {}),
+      ...(p.retryDelayMs !== undefined ? { retryDelayMs: p.retryDelayMs } : {}),
+      onEvent: (e) => {
+        if (generation === this.#generation) this.#onWindow(e);
+      },
+    });
+    this.#window = window;
+    // The QR payload carries the PoP: it goes to the host (event, display), never into the log.
+    this.#log.info("provisioning-open", { deviceName: window.deviceName, security: p.security ?? 2, qr: "see the opened event" });
+    p.onWindow?.(window);
+  }
+
+  #onWindow(e: WindowEvent): void {
+    this.#emit({ type: "provisioning", event: e });
+    switch (e.type) {
+      case "user-mapping-requested":
+        this.#record = mappingRequested(this.#record!, e.userId, e.secretKey);
+        this.#store.save(this.#record);
+        this.#log.info("user-mapping-pending", { userId: e.userId, reset: this.#record.user?.pending?.reset ?? false });
+        if (this.#state === "online") this.#publishMapping();
+        break;
+      case "wifi-connected":
+        this.#record = { ...this.#record!, wifi: { ssid: e.ssid, passphrase: e.passphrase, ...(e.bssid.length === 6 ? { bssid: e.bssid } : {}), ...(e.channel > 0 ? { channel: e.channel } : {}) } };
+        this.#store.save(this.#record);
+        this.#log.info("wifi-stored", { ip: e.ip });
+        this.#goOnline(); // the window closes by itself once the app has read "connected"
+        break;
+      case "wifi-failed":
+        this.#log.warn("wifi-rejected", { reason: e.reason, next: "the app may send other credentials" });
+        break;
+      case "reprovision-requested":
+        this.#stopOnlinePath();
+        if (this.#record!.wifi) {
+          const { wifi: _dropped, ...rest } = this.#record!;
+          this.#record = rest;
+          this.#store.save(this.#record);
+        }
+        this.#setState("provisioning", "re-provision requested");
+        break;
+      case "closed":
+        this.#window = undefined;
+        if (e.reason !== "timeout") break;
+        if (this.#record!.wifi) {
+          this.#joinWifi();
+          break;
+        }
+        {
+          const after = this.#config.provisioning!.reopenAfterMs ?? 60_000;
+          this.#setState("provisioning-idle", after > 0 ? `window timed out; reopening in ${after} ms` : "window timed out");
+          if (after > 0) {
+            this.#windowTimer = this.#io.timers.set(() => {
+              this.#windowTimer = undefined;
+              this.#openWindow("reopen after timeout");
+            }, after);
+          }
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Re-provisioning: the network is going away, so stop using it (the window stays). */
+  #stopOnlinePath(): void {
+    if (this.#onboardingTimer !== undefined) this.#io.timers.clear(this.#onboardingTimer);
+    this.#onboardingTimer = undefined;
+    this.#stopTelemetry();
+    this.#client?.stop();
+    this.#client = undefined;
+    this.#mappingMessageId = undefined;
+  }
+
+  /** Once per boot: publish the pending mapping pair at QoS 1; the PUBACK ("delivered") confirms it. */
+  #publishMapping(): void {
+    if (this.#mappingMessageId !== undefined || !this.#client) return;
+    const message = mappingMessage(this.#record!, this.#nodeId!);
+    if (message === undefined) return;
+    try {
+      this.#mappingMessageId = this.#client.publish(message.topic, utf8(message.payload), { qos: 1 });
+    } catch (e) {
+      if (!(e instanceof OutboxFull)) throw e;
+      this.#log.warn("user-mapping-deferred", { reason: e.message });
+      return;
+    }
+    const userId = this.#record!.user!.pending!.userId;
+    this.#log.info("user-mapping-published", { userId, messageId: this.#mappingMessageId ?? null });
+    this.#emit({ type: "user-mapping", status: "published", userId });
   }
 
   /** Publish one telemetry reading now (QoS 1: kept and resent until the broker has it). */
@@ -148,6 +329,12 @@ export class Device {
     this.#generation++;
     if (this.#onboardingTimer !== undefined) this.#io.timers.clear(this.#onboardingTimer);
     this.#onboardingTimer = undefined;
+    if (this.#windowTimer !== undefined) this.#io.timers.clear(this.#windowTimer);
+    this.#windowTimer = undefined;
+    this.#cancelWifiJoin?.();
+    this.#cancelWifiJoin = undefined;
+    this.#window?.close();
+    this.#window = undefined;
     this.#stopTelemetry();
     if (this.#client && this.#topics && this.#client.state === "online") {
       this.#client.publish(this.#topics.status, utf8('{"online":false}'), { qos: 0, retain: true });
@@ -165,7 +352,11 @@ export class Device {
     this.#log.warn("factory-reset");
     this.#refusal = undefined;
     this.#onboardingRound = 0;
-    this.#needsOnboarding("factory reset");
+    this.#mappingMessageId = undefined;
+    if (this.#radios()) {
+      this.#io.wifi!.disconnect();
+      this.#openWindow("factory reset");
+    } else this.#needsOnboarding("factory reset");
   }
 
   #needsOnboarding(reason: string): void {
@@ -208,12 +399,9 @@ export class Device {
         const unchanged = outcome.strategy === "stored";
         if (!unchanged) {
           // One store write replaces the old credentials with the new ones, atomically.
-          this.#record = {
-            version: this.#record!.version,
-            identity: this.#record!.identity,
-            mqtt,
-            strategy: { name: outcome.strategy, state: outcome.credentials.state ?? {} },
-          };
+          // Wi-Fi and a pending user mapping stay; a stale rotation does not.
+          const { pending: _stale, ...kept } = this.#record!;
+          this.#record = { ...kept, mqtt, strategy: { name: outcome.strategy, state: outcome.credentials.state ?? {} } };
           this.#store.save(this.#record);
           log.info("persisted", { strategy: outcome.strategy, clientId: mqtt.clientId });
         }
@@ -286,6 +474,7 @@ export class Device {
         this.#client!.subscribe(this.#topics!.command, 1);
         this.#client!.publish(this.#topics!.status, utf8('{"online":true}'), { qos: 1, retain: true });
         this.#startTelemetry();
+        this.#publishMapping();
         break;
       case "offline":
         this.#log.warn("offline", { reason: event.reason, detail: event.detail });
@@ -306,6 +495,13 @@ export class Device {
         break;
       case "delivered":
         this.#log.debug("delivered", { messageId: event.messageId, topic: event.topic });
+        if (event.messageId === this.#mappingMessageId && event.topic === userMappingTopic(this.#nodeId!) && this.#record?.user?.pending) {
+          const userId = this.#record.user.pending.userId;
+          this.#record = mappingDelivered(this.#record);
+          this.#store.save(this.#record);
+          this.#log.info("user-mapping-delivered", { userId });
+          this.#emit({ type: "user-mapping", status: "delivered", userId });
+        }
         break;
       default:
         break;

@@ -49,6 +49,26 @@ export interface CredentialRecord {
    * written without it still load, and firmware that predates it ignores it.
    */
   readonly pending?: MqttCredentials;
+  /** The Wi-Fi network the device joins at boot, as received over provisioning. Optional (version-1 records predate it). */
+  readonly wifi?: WifiCredentials;
+  /** RainMaker user-node mapping (user ID + secret key method). Optional (version-1 records predate it). */
+  readonly user?: UserMapping;
+}
+
+export interface WifiCredentials {
+  /** Raw SSID bytes (up to 32, not necessarily UTF-8). */
+  readonly ssid: Uint8Array;
+  readonly passphrase: Secret;
+  /** BSSID the app chose (6 bytes), if any. */
+  readonly bssid?: Uint8Array;
+  readonly channel?: number;
+}
+
+export interface UserMapping {
+  /** The user the cloud confirmed (PUBACK of the mapping message). */
+  readonly userId?: string;
+  /** Received over cloud_user_assoc, to publish once online; cleared when the broker has it. */
+  readonly pending?: { readonly userId: string; readonly secretKey: Secret; readonly reset: boolean };
 }
 
 export type RecordErrorCode = "not-json" | "bad-version" | "bad-field";
@@ -67,6 +87,8 @@ export function encodeRecord(record: CredentialRecord): Uint8Array {
     mqtt: m && encodeMqtt(m),
     strategy: record.strategy,
     pending: record.pending && encodeMqtt(record.pending),
+    wifi: record.wifi && encodeWifi(record.wifi),
+    user: record.user && encodeUser(record.user),
   };
   return utf8(JSON.stringify(json));
 }
@@ -83,6 +105,15 @@ function encodeMqtt(m: MqttCredentials): Record<string, unknown> {
     key: m.clientKey?.revealString(),
     topics: m.topics,
   };
+}
+
+function encodeWifi(w: WifiCredentials): Record<string, unknown> {
+  return { ssid: toHex(w.ssid), pass: toHex(w.passphrase.revealBytes()), bssid: w.bssid && toHex(w.bssid), ch: w.channel };
+}
+
+function encodeUser(u: UserMapping): Record<string, unknown> {
+  const p = u.pending;
+  return { id: u.userId, pend: p && { uid: p.userId, sk: p.secretKey.revealString(), reset: p.reset } };
 }
 
 /** Strict decoding: any missing or mistyped field rejects the whole record (never half-applied). */
@@ -107,7 +138,34 @@ export function decodeRecord(bytes: Uint8Array): CredentialRecord {
   if (root.mqtt !== undefined) record.mqtt = decodeMqtt(object(root.mqtt, "mqtt"));
   if (root.strategy !== undefined) record.strategy = decodeStrategy(object(root.strategy, "strategy"));
   if (root.pending !== undefined) record.pending = decodeMqtt(object(root.pending, "pending"));
+  if (root.wifi !== undefined) record.wifi = decodeWifi(object(root.wifi, "wifi"));
+  if (root.user !== undefined) record.user = decodeUser(object(root.user, "user"));
   return record;
+}
+
+function decodeWifi(w: Record<string, unknown>): WifiCredentials {
+  const ssid = hexField(w.ssid, "wifi.ssid");
+  if (ssid.length < 1 || ssid.length > 32) throw new RecordError("bad-field", "wifi.ssid must be 1 to 32 bytes");
+  const pass = hexField(w.pass, "wifi.pass");
+  if (pass.length > 64) throw new RecordError("bad-field", "wifi.pass must be at most 64 bytes");
+  const out: { -readonly [K in keyof WifiCredentials]: WifiCredentials[K] } = { ssid, passphrase: Secret.fromBytes(pass) };
+  if (w.bssid !== undefined) out.bssid = hexField(w.bssid, "wifi.bssid", 6);
+  if (w.ch !== undefined) {
+    if (typeof w.ch !== "number" || !Number.isInteger(w.ch) || w.ch < 0 || w.ch > 196) throw new RecordError("bad-field", "wifi.ch must be a channel number");
+    out.channel = w.ch;
+  }
+  return out;
+}
+
+function decodeUser(u: Record<string, unknown>): UserMapping {
+  const out: { -readonly [K in keyof UserMapping]: UserMapping[K] } = {};
+  if (u.id !== undefined) out.userId = string(u.id, "user.id");
+  if (u.pend !== undefined) {
+    const p = object(u.pend, "user.pend");
+    if (typeof p.reset !== "boolean") throw new RecordError("bad-field", "user.pend.reset must be a boolean");
+    out.pending = { userId: string(p.uid, "user.pend.uid"), secretKey: Secret.fromString(string(p.sk, "user.pend.sk")), reset: p.reset };
+  }
+  return out;
 }
 
 function decodeMqtt(m: Record<string, unknown>): MqttCredentials {

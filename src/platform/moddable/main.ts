@@ -37,12 +37,12 @@ export default function main(): Device | undefined {
   // Radio on first: the MAC becomes readable and esp_fill_random() is a true RNG before the
   // first boot makes the identity key.
   io.wifi?.start();
-  log.info("board", {
-    mac: io.device.mac() ?? null,
-    ble: io.ble !== undefined,
-    pop: readFactoryPop(board.provisioning.pop) !== undefined ? "present" : "missing",
-  });
-  const device = new Device(io, { ...board.device, factory });
+  const pop = readFactoryPop(board.provisioning.pop);
+  log.info("board", { mac: io.device.mac() ?? null, ble: io.ble !== undefined, pop: pop !== undefined ? "present" : "missing" });
+  // Without a factory PoP the unit cannot run a secure provisioning session: it skips the BLE
+  // window and goes straight to onboarding (a development board with Wi-Fi set at build time).
+  if (pop === undefined) log.warn("provisioning-disabled", { reason: "no factory PoP in NVS" });
+  const device = new Device(io, { ...board.device, factory, ...(pop !== undefined ? { provisioning: { pop } } : {}) });
   device.boot();
   return device;
 }

@@ -98,14 +98,14 @@ let dialing: { device: NonNullable<ReturnType<typeof main>>; rounds: number } | 
 
 /** A check finishes by returning (or throwing), or asks to be called again with "again". */
 const checks: Record<string, () => "again" | undefined | void> = {
-  "main boots a blank board: radio first, identity via the native RNG and SHA-512, stored in NVS, kept across a reboot"() {
+  "main boots a blank board with a factory PoP: radio first, identity via the native RNG and SHA-512, stored in NVS, provisioning window open, kept across a reboot"() {
     resetWorld();
     peers.length = 0;
     world.config = validConfig();
     world.prefs.set("factory/pop", "abcd1234");
     const device = main();
     check(device !== undefined, "main() returned no device");
-    check(device.state === "onboarding" || device.state === "needs-onboarding" || device.state === "onboarding-backoff", `unexpected state ${device.state}`);
+    eq(device.state, "provisioning", "a blank board with radios and a PoP opens the provisioning window");
     check(device.nodeId !== undefined, "no node ID");
     eq(world.wifiMode, 1, "Wi-Fi station mode set before boot");
     check(world.randomBytes >= 32, "identity key not drawn from board-random");
