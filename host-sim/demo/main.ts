@@ -22,7 +22,6 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { generateIdentity, nodeIdOf } from "../../src/identity/identity.js";
 import { Device } from "../../src/lifecycle/device.js";
-import type { LogRecord } from "../../src/log/logger.js";
 import { Secret } from "../../src/secrets/secret.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
 import { startEmbeddedBroker } from "../broker/embedded.js";
@@ -31,6 +30,7 @@ import { generateTestPki } from "../certs/pki.js";
 import { createSimDevice } from "../sim-device.js";
 import { runStrategyDemo } from "./strategy-demo.js";
 import { runProvisioningDemo } from "./provisioning-demo.js";
+import { stopOnSignals, timeline } from "./timeline.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -73,10 +73,7 @@ if (args.broker !== "embedded" && args.broker !== "mosquitto") {
   process.exit(2);
 }
 
-const started = Date.now();
-const stamp = () => `+${((Date.now() - started) / 1000).toFixed(3).padStart(7)}s`;
-const say = (who: string, text: string) => console.log(`${stamp()}  ${who.padEnd(7)} ${text}`);
-const fields = (r: LogRecord) => Object.entries(r.fields).map(([k, v]) => `${k}=${v}`).join(" ");
+const { say, record: logLine } = timeline(7);
 
 const work = mkdtempSync(join(tmpdir(), "onboarding-demo-"));
 const pki = generateTestPki(join(work, "pki"));
@@ -102,7 +99,7 @@ if (args.broker === "embedded") {
 say("broker", `${args.broker} broker listening on mqtts://localhost:${port}`);
 
 // The production line writes the factory record; the firmware never sees this code.
-const sim = createSimDevice({ flashPath: join(work, "flash.json"), log: (r) => say(r.scope, `${r.event} ${fields(r)}`) });
+const sim = createSimDevice({ flashPath: join(work, "flash.json"), log: (r) => say(r.scope, logLine(r)) });
 const identity = generateIdentity(sim.io.random);
 new CredentialStore(sim.io.storage).save({
   version: 1,
@@ -124,17 +121,10 @@ say("power", "on");
 const device = new Device(unit.io, { telemetryIntervalMs: Number(args.interval), keepaliveSeconds: 30 });
 device.boot();
 
-let stopping = false;
-async function stop(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
+stopOnSignals(async () => {
   say("power", `shutting down (flash writes this boot: ${unit.flash.writeCount})`);
   device.shutdown();
   await new Promise((r) => setTimeout(r, 200));
   await closeBroker();
   rmSync(work, { recursive: true, force: true });
-  process.exit(0);
-}
-process.on("SIGINT", () => void stop());
-process.on("SIGTERM", () => void stop());
-if (args["run-for"]) setTimeout(() => void stop(), Number(args["run-for"]) * 1000);
+}, args["run-for"] !== undefined ? Number(args["run-for"]) : undefined);

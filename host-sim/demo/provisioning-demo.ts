@@ -16,7 +16,6 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseFactoryConfig } from "../../src/config/factory-config.js";
 import { Device } from "../../src/lifecycle/device.js";
-import type { LogRecord } from "../../src/log/logger.js";
 import { DEFAULT_SERVICE_UUID } from "../../src/provisioning/uuid.js";
 import { Secret } from "../../src/secrets/secret.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
@@ -29,6 +28,7 @@ import { provisionDevice, waitForMapping } from "../provisioning/app.js";
 import { DEFAULT_NETWORKS, withRadios } from "../provisioning/kit.js";
 import { renderQr } from "../provisioning/qr-code.js";
 import { createSimDevice } from "../sim-device.js";
+import { stopOnSignals, timeline } from "./timeline.js";
 
 export interface ProvisioningDemoOptions {
   readonly strategy: string;
@@ -48,10 +48,7 @@ export async function runProvisioningDemo(o: ProvisioningDemoOptions): Promise<v
   if (!["bootstrap", "register", "shared"].includes(o.strategy)) fail(`--strategy must be bootstrap, register or shared (got ${o.strategy})`);
   if (!["challenge", "secret-key", "none"].includes(o.mapping)) fail(`--mapping must be challenge, secret-key or none (got ${o.mapping})`);
   if (o.broker !== "embedded" && o.broker !== "mosquitto") fail(`--broker must be "embedded" or "mosquitto" (got ${o.broker})`);
-  const started = Date.now();
-  const stamp = () => `+${((Date.now() - started) / 1000).toFixed(3).padStart(7)}s`;
-  const say = (who: string, text: string) => console.log(`${stamp()}  ${who.padEnd(12)} ${text}`);
-  const fields = (r: LogRecord) => Object.entries(r.fields).map(([k, v]) => `${k}=${v}`).join(" ");
+  const { say, record: logLine } = timeline(12);
 
   const work = mkdtempSync(join(tmpdir(), "onboarding-demo-"));
   const pki = generateTestPki(join(work, "pki"));
@@ -80,7 +77,7 @@ export async function runProvisioningDemo(o: ProvisioningDemoOptions): Promise<v
     if (node) mapping.nodePublished(node[1]!, new Uint8Array(m.payload));
   });
 
-  const sim = createSimDevice({ flashPath: join(work, "flash.json"), log: (r) => say(r.scope, `${r.event} ${fields(r)}`) });
+  const sim = createSimDevice({ flashPath: join(work, "flash.json"), log: (r) => say(r.scope, logLine(r)) });
   const mac = sim.io.device.mac()!;
   const factory: Record<string, unknown> = { chain: ["stored", o.strategy], broker: { url: cloud.brokerUrl, ca: pki.caPem }, retry: { attempts: 3, initialMs: 1000, maxMs: 10_000 } };
   if (o.strategy === "bootstrap") {
@@ -154,10 +151,7 @@ export async function runProvisioningDemo(o: ProvisioningDemoOptions): Promise<v
     }
   }
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
+  stopOnSignals(async () => {
     say("power", `shutting down (state ${device.state})`);
     device.shutdown();
     await new Promise((r) => setTimeout(r, 200));
@@ -165,11 +159,7 @@ export async function runProvisioningDemo(o: ProvisioningDemoOptions): Promise<v
     await cloud.close();
     sim.io.shutdown();
     rmSync(work, { recursive: true, force: true });
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop());
-  process.on("SIGTERM", () => void stop());
-  if (o.runForSeconds !== undefined) setTimeout(() => void stop(), o.runForSeconds * 1000);
+  }, o.runForSeconds);
 }
 
 function fail(message: string): never {

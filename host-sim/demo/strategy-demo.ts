@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFactoryConfig } from "../../src/config/factory-config.js";
 import { Device } from "../../src/lifecycle/device.js";
-import type { LogRecord } from "../../src/log/logger.js";
 import { generateTestPki } from "../certs/pki.js";
 import { startCloud } from "../cloud/cloud.js";
 import { createSimDevice } from "../sim-device.js";
+import { stopOnSignals, timeline } from "./timeline.js";
 
 export interface StrategyDemoOptions {
   readonly strategy: string;
@@ -32,10 +32,7 @@ export async function runStrategyDemo(options: StrategyDemoOptions): Promise<voi
     console.error(`--generation must be raw, thing or client (got ${generation})`);
     process.exit(2);
   }
-  const started = Date.now();
-  const stamp = () => `+${((Date.now() - started) / 1000).toFixed(3).padStart(7)}s`;
-  const say = (who: string, text: string) => console.log(`${stamp()}  ${who.padEnd(10)} ${text}`);
-  const fields = (r: LogRecord) => Object.entries(r.fields).map(([k, v]) => `${k}=${v}`).join(" ");
+  const { say, record: logLine } = timeline(10);
 
   const work = mkdtempSync(join(tmpdir(), "onboarding-demo-"));
   const pki = generateTestPki(join(work, "pki"));
@@ -53,7 +50,7 @@ export async function runStrategyDemo(options: StrategyDemoOptions): Promise<voi
   cloud.broker.events.on("refused", (c) => say("broker", `refused ${c.clientId}: CONNACK ${c.returnCode} (${c.why})`));
   cloud.broker.events.on("published", (m) => say("broker", `← ${m.topic} (${m.payload.length} B)`));
 
-  const sim = createSimDevice({ flashPath: join(work, "flash.json"), log: (r) => say(r.scope, `${r.event} ${fields(r)}`) });
+  const sim = createSimDevice({ flashPath: join(work, "flash.json"), log: (r) => say(r.scope, logLine(r)) });
   const mac = sim.io.device.mac()!;
   const serial = mac.replace(/:/g, "");
 
@@ -83,19 +80,12 @@ export async function runStrategyDemo(options: StrategyDemoOptions): Promise<voi
   const device = new Device(sim.io, { telemetryIntervalMs: options.intervalMs, keepaliveSeconds: 30, factory: config });
   device.boot();
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
+  stopOnSignals(async () => {
     say("power", `shutting down (state ${device.state})`);
     device.shutdown();
     await new Promise((r) => setTimeout(r, 200));
     await cloud.close();
     sim.io.shutdown();
     rmSync(work, { recursive: true, force: true });
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop());
-  process.on("SIGTERM", () => void stop());
-  if (options.runForSeconds !== undefined) setTimeout(() => void stop(), options.runForSeconds * 1000);
+  }, options.runForSeconds);
 }
