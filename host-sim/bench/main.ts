@@ -10,6 +10,7 @@ import { createSimDevice, isPowerCut } from "../sim-device.js";
 import { XsScenarioHost } from "../xs/host.js";
 import type { ScenarioContext } from "../../test/scenarios/harness.js";
 import { startBenchBroker } from "./brokers.js";
+import { bleProvisioning } from "./provisioning.js";
 import { warmReboot } from "./reboot.js";
 import { allSourceModules, bundleSize } from "./size.js";
 import { WORK, type Work } from "./work.js";
@@ -73,9 +74,24 @@ if (xs) {
   emit({ name: "reference: empty XS run (bridge round trip)", value: round(XS_EMPTY), unit: "ms", engine: "xs", method: `median of ${REPS}; subtracted from every XS timing` });
 }
 
-for (const w of WORK.filter((w) => ["ed25519-keygen", "ed25519-sign", "sha512-1kib"].includes(w.name))) {
+const CODE: Record<string, string> = {
+  "ed25519-keygen": "@noble/ed25519 with @noble/hashes SHA-512",
+  "ed25519-sign": "@noble/ed25519 with @noble/hashes SHA-512",
+  "sha512-1kib": "@noble/hashes SHA-512",
+  "x25519-shared": "src/crypto/x25519.ts: one X25519 scalar multiplication (BigInt ladder)",
+  "security1-handshake": "src/provisioning/security.ts device side of Security 1: Command0 (X25519 key pair + shared secret, PoP hash, AES-CTR set-up) and Command1 (verify), phone messages precomputed",
+  "security2-handshake": "src/provisioning/security.ts device side of Security 2: Command0 (SRP-6a B = kv + g^b over the 3072-bit group) and Command1 (S, K, M check, H(A,M,K)), phone messages precomputed",
+  "aes-ctr-1kib": "src/crypto/aes.ts AesCtrStream over 1 KiB (AES-256, @noble/ciphers)",
+  "aes-gcm-1kib": "src/crypto/aes.ts aesGcmEncrypt of 1 KiB (AES-256, @noble/ciphers)",
+};
+for (const w of WORK.filter((w) => CODE[w.name] !== undefined)) {
   const nodeMs: number[] = [];
   const xsMs: number[] = [];
+  w.setup?.(nodeCtx(w));
+  if (xs && w.setup) {
+    const result = await xs.run(`bench:${w.name}:setup`);
+    if (result.error) throw new Error(`bench:${w.name}:setup on XS: ${result.error}`);
+  }
   for (let r = 0; r < REPS; r++) {
     nodeMs.push((await timed(() => w.run(nodeCtx(w), w.iterations.node))) / w.iterations.node);
     if (!xs) continue;
@@ -86,13 +102,25 @@ for (const w of WORK.filter((w) => ["ed25519-keygen", "ed25519-sign", "sha512-1k
     xsMs.push(Math.max(0, t - XS_EMPTY) / w.iterations.xs);
   }
   const unit = "ms/op";
-  const how = (engine: string, n: number) => `${engine}: median of ${REPS} runs of ${n} (the core's code: @noble/ed25519 with @noble/hashes SHA-512), timed from Node`;
+  const how = (engine: string, n: number) => `${engine}: median of ${REPS} runs of ${n} (the core's code: ${CODE[w.name]}), timed from Node`;
   const n = median(nodeMs);
   emit({ name: w.name, value: round(n), unit, engine: "node", method: how("Node", w.iterations.node), ratio: round(n / REF_MS), reference: REF });
   if (!xs) continue;
   const x = median(xsMs);
   emit({ name: w.name, value: round(x), unit, engine: "xs", method: `${how("XS (xsnap, board prelude)", w.iterations.xs)}; empty run subtracted`, ratio: round(x / REF_MS), reference: REF });
   emit({ name: `${w.name} XS/Node`, value: round(x / n), unit: "×", engine: "xs", method: "ratio of the two medians above" });
+}
+
+// --- provisioning traffic ------------------------------------------------------------------------
+for (const security of [0, 1, 2] as const) {
+  for (const mtu of [23, 512]) {
+    const samples = [];
+    for (let r = 0; r < Math.min(REPS, 3); r++) samples.push(await bleProvisioning(security, mtu));
+    const how = `one full BLE provisioning (proto-ver, Security ${security} session, scan, credentials, apply, status until connected; no user mapping), GATT discovery included, ATT MTU ${mtu}; simulated link counting every ATT PDU (host-sim/ble/link.ts); median of ${samples.length}`;
+    emit({ name: `BLE provisioning sec${security} @ MTU ${mtu}: ATT round trips`, value: median(samples.map((x) => x.attRoundTrips)), unit: "round trips", engine: "node", method: `${how}; ${median(samples.map((x) => x.requests))} protocomm requests` });
+    emit({ name: `BLE provisioning sec${security} @ MTU ${mtu}: bytes phone→device`, value: median(samples.map((x) => x.bytesToDevice)), unit: "bytes", engine: "node", method: `${how}; ATT PDU bytes` });
+    emit({ name: `BLE provisioning sec${security} @ MTU ${mtu}: bytes device→phone`, value: median(samples.map((x) => x.bytesToPhone)), unit: "bytes", engine: "node", method: `${how}; ATT PDU bytes` });
+  }
 }
 
 // A fresh XS machine per heap measurement, so one run's garbage does not count in the next.

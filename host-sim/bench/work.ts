@@ -8,6 +8,14 @@ import { sha512 } from "../../src/identity/ed25519.js";
 import { Device } from "../../src/lifecycle/device.js";
 import { Secret } from "../../src/secrets/secret.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
+import { aesGcmEncrypt, AesCtrStream } from "../../src/crypto/aes.js";
+import { sha256 } from "../../src/crypto/hash.js";
+import { SrpClient, srpVerifier } from "../../src/crypto/srp.js";
+import { x25519, x25519KeyPair } from "../../src/crypto/x25519.js";
+import { utf8 } from "../../src/bytes/bytes.js";
+import { decode, encode } from "../../src/protobuf/codec.js";
+import { SessionData } from "../../src/protobuf/messages.js";
+import { createSecuritySession, sec2DefaultUsername, type SecurityConfig } from "../../src/provisioning/security.js";
 import { check, waitFor, type Scenario, type ScenarioContext } from "../../test/scenarios/harness.js";
 
 export interface Work {
@@ -15,6 +23,8 @@ export interface Work {
   /** Operations per run on each engine (XS is much slower: fewer there). */
   readonly iterations: { readonly node: number; readonly xs: number };
   readonly needsBroker?: boolean;
+  /** Untimed preparation, run once before the timed runs (its results kept in the module). */
+  setup?(ctx: ScenarioContext): void;
   run(ctx: ScenarioContext, iterations: number): Promise<void> | void;
 }
 
@@ -47,6 +57,49 @@ async function telemetry(ctx: ScenarioContext, count: number): Promise<void> {
   device.shutdown();
 }
 
+/** The same bytes every time: each timed handshake does exactly the same work. */
+const fixedRandom = (into: Uint8Array): void => {
+  for (let i = 0; i < into.length; i++) into[i] = (i * 73 + 11) & 255;
+};
+
+// Device-side handshakes: the phone's messages are computed once in setup (the device's random
+// is fixed, so its replies and hence the phone's Command1 are the same on every run).
+const POP = utf8("abcd1234");
+let sec1: { config: SecurityConfig; cmd0: Uint8Array; cmd1: Uint8Array } | undefined;
+let sec2: { config: SecurityConfig; cmd0: Uint8Array; cmd1: Uint8Array } | undefined;
+
+function prepareSecurity1(): void {
+  const config: SecurityConfig = { version: 1, pop: POP };
+  const client = x25519KeyPair((into) => into.fill(5));
+  const cmd0 = encode(SessionData, { sec_ver: 1, sec1: { msg: 0, sc0: { client_pubkey: client.publicKey } } });
+  const r0 = decode<{ sec1: { sr0: { device_pubkey: Uint8Array; device_random: Uint8Array } } }>(SessionData, createSecuritySession(config, fixedRandom).handshake(cmd0)).sec1.sr0;
+  const key = x25519(client.secretKey, r0.device_pubkey);
+  const h = sha256(POP);
+  for (let i = 0; i < 32; i++) key[i]! ^= h[i]!;
+  const verify = new AesCtrStream(key, r0.device_random).apply(r0.device_pubkey);
+  sec1 = { config, cmd0, cmd1: encode(SessionData, { sec_ver: 1, sec1: { msg: 2, sc1: { client_verify_data: verify } } }) };
+}
+
+function prepareSecurity2(): void {
+  const username = sec2DefaultUsername();
+  const salt = new Uint8Array(16).fill(0x5a);
+  const config: SecurityConfig = { version: 2, srp: { username, salt, verifier: srpVerifier(username, POP, salt) } };
+  const client = new SrpClient(username, POP, (into) => into.fill(5));
+  const cmd0 = encode(SessionData, { sec_ver: 2, sec2: { msg: 0, sc0: { client_username: username, client_pubkey: client.publicKey } } });
+  const r0 = decode<{ sec2: { sr0: { device_pubkey: Uint8Array; device_salt: Uint8Array } } }>(SessionData, createSecuritySession(config, fixedRandom).handshake(cmd0)).sec2.sr0;
+  const proof = client.processChallenge(r0.device_salt, r0.device_pubkey);
+  sec2 = { config, cmd0, cmd1: encode(SessionData, { sec_ver: 2, sec2: { msg: 2, sc1: { client_proof: proof } } }) };
+}
+
+/** One device-side handshake from a fresh session; checks it ends established. */
+function deviceHandshake(prepared: { config: SecurityConfig; cmd0: Uint8Array; cmd1: Uint8Array } | undefined): void {
+  check(prepared !== undefined, "setup did not run");
+  const session = createSecuritySession(prepared.config, fixedRandom);
+  session.handshake(prepared.cmd0);
+  session.handshake(prepared.cmd1);
+  check(session.established, "handshake did not complete");
+}
+
 export const WORK: readonly Work[] = [
   { name: "empty", iterations: { node: 1, xs: 1 }, run() {} },
   {
@@ -73,6 +126,34 @@ export const WORK: readonly Work[] = [
       for (let i = 0; i < n; i++) sha512(KIB);
     },
   },
+  {
+    name: "x25519-shared",
+    iterations: { node: 50, xs: 3 },
+    run(_ctx, n) {
+      const peer = x25519KeyPair((into) => into.fill(9)).publicKey;
+      const secret = new Uint8Array(32).fill(3);
+      for (let i = 0; i < n; i++) x25519(secret, peer);
+    },
+  },
+  { name: "security1-handshake", iterations: { node: 20, xs: 2 }, setup: prepareSecurity1, run: (_ctx, n) => { for (let i = 0; i < n; i++) deviceHandshake(sec1); } },
+  { name: "security2-handshake", iterations: { node: 5, xs: 1 }, setup: prepareSecurity2, run: (_ctx, n) => { for (let i = 0; i < n; i++) deviceHandshake(sec2); } },
+  {
+    name: "aes-ctr-1kib",
+    iterations: { node: 2000, xs: 20 },
+    run(_ctx, n) {
+      const stream = new AesCtrStream(new Uint8Array(32).fill(1), new Uint8Array(16));
+      for (let i = 0; i < n; i++) stream.apply(KIB);
+    },
+  },
+  {
+    name: "aes-gcm-1kib",
+    iterations: { node: 1000, xs: 10 },
+    run(_ctx, n) {
+      const key = new Uint8Array(32).fill(1);
+      const nonce = new Uint8Array(12);
+      for (let i = 0; i < n; i++) aesGcmEncrypt(key, nonce, KIB);
+    },
+  },
   { name: "online", iterations: { node: 1, xs: 1 }, needsBroker: true, run: (ctx) => telemetry(ctx, 0) },
   { name: "telemetry-100", iterations: { node: 100, xs: 100 }, needsBroker: true, run: (ctx, n) => telemetry(ctx, n) },
   { name: "telemetry-1000", iterations: { node: 1000, xs: 1000 }, needsBroker: true, run: (ctx, n) => telemetry(ctx, n) },
@@ -80,8 +161,12 @@ export const WORK: readonly Work[] = [
 ];
 
 /** The scenarios the XS bundle registers: "bench:<name>", with XS iteration counts. */
-export const scenarios: Scenario[] = WORK.map((w) => ({
-  name: `bench:${w.name}`,
-  ...(w.needsBroker ? { needs: ["broker"] as const } : {}),
-  run: (ctx: ScenarioContext) => w.run(ctx, w.iterations.xs),
-}));
+export const scenarios: Scenario[] = [
+  ...WORK.map((w) => ({
+    name: `bench:${w.name}`,
+    ...(w.needsBroker ? { needs: ["broker"] as const } : {}),
+    run: (ctx: ScenarioContext) => w.run(ctx, w.iterations.xs),
+  })),
+  // "bench:<name>:setup", run once (untimed) before the timed runs of a case that has one
+  ...WORK.filter((w) => w.setup !== undefined).map((w) => ({ name: `bench:${w.name}:setup`, run: (ctx: ScenarioContext) => w.setup!(ctx) })),
+];

@@ -9,6 +9,7 @@ import { factoryConfigTarget } from "./targets/factory-config.js";
 import { httpResponseTarget } from "./targets/http-response.js";
 import { bootstrapReplyTarget, registerReplyTarget, secureBootstrapTarget } from "./targets/onboarding-replies.js";
 import { protobufTarget } from "./targets/protobuf.js";
+import { provisioningEndpointsTarget } from "./targets/provisioning-endpoints.js";
 import { security1Target, security2Target } from "./targets/security.js";
 
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
@@ -22,6 +23,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   secureBootstrapTarget,
   registerReplyTarget,
   factoryConfigTarget,
+  provisioningEndpointsTarget,
   security1Target,
   security2Target,
 ];

@@ -189,5 +189,5 @@ export const SECURITY_KNOWN_ISSUES: readonly KnownIssue[] = [{
   note: "Security1/Security2.handshake reset #state (and drop the cipher/SRP) on any Command0 before checking client_pubkey, so a rejected Command0 kills an established or half-done session; validate into locals, then commit",
 }];
 
-export const security1Target = securityTarget(1, sec1AtCmd0, 600, SECURITY_KNOWN_ISSUES);
-export const security2Target = securityTarget(2, sec2AtCmd0, 120, SECURITY_KNOWN_ISSUES);
+export const security1Target = securityTarget(1, sec1AtCmd0, 3000, SECURITY_KNOWN_ISSUES);
+export const security2Target = securityTarget(2, sec2AtCmd0, 500, SECURITY_KNOWN_ISSUES);
