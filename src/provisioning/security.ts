@@ -91,9 +91,8 @@ class Security1 implements SecuritySession {
     if (m.sec_ver !== 1 || m.sec1 === undefined) throw new ProtocommError("invalid", "Security 1 expects sec1");
     const p = m.sec1;
     if (p.msg === 0) {
-      // a Command0 in any state restarts the session
-      this.#state = "idle";
-      this.#stream = undefined;
+      // A valid Command0 in any state restarts the session; a malformed one changes nothing, so
+      // garbage cannot tear down an established session. Everything is computed before any state moves.
       const clientPub = p.sc0?.client_pubkey;
       if (clientPub === undefined || clientPub.length !== 32) throw new ProtocommError("invalid", "client_pubkey must be 32 bytes");
       const pair = x25519KeyPair(this.random);
@@ -166,8 +165,7 @@ class Security2 implements SecuritySession {
     if (m.sec_ver !== 2 || m.sec2 === undefined) throw new ProtocommError("invalid", "Security 2 expects sec2");
     const p = m.sec2;
     if (p.msg === 0) {
-      this.#state = "idle";
-      this.#key = undefined;
+      // As in Security 1: validate and compute first, move state only on success.
       const sc0 = p.sc0;
       if (sc0 === undefined || sc0.client_pubkey.length !== 384) throw new ProtocommError("invalid", "client_pubkey must be 384 bytes");
       if (!equalBytes(sc0.client_username, this.params.username)) {
@@ -179,6 +177,7 @@ class Security2 implements SecuritySession {
       } catch {
         throw new ProtocommError("crypto", "bad SRP client public key");
       }
+      this.#key = undefined;
       this.#srp = srp;
       this.#state = "cmd0";
       return encode(SessionData, { sec_ver: 2, sec2: { msg: 1, sr0: { status: Status.Success, device_pubkey: srp.publicKey, device_salt: srp.salt } } });

@@ -182,12 +182,8 @@ function securityTarget(version: 1 | 2, atCmd0: (seed: number) => ClientAtCmd0, 
   }
 }
 
-/** Found by this fuzzer in src/provisioning/security.ts; reported, not ours to fix. */
-export const SECURITY_KNOWN_ISSUES: readonly KnownIssue[] = [{
-  id: "cmd0-resets-before-validation",
-  matches: /rejected Command0 \((invalid|crypto)\)/,
-  note: "Security1/Security2.handshake reset #state (and drop the cipher/SRP) on any Command0 before checking client_pubkey, so a rejected Command0 kills an established or half-done session; validate into locals, then commit",
-}];
+/** Issues this fuzzer found in src/provisioning/security.ts; fixed (their inputs stay as regressions). */
+export const SECURITY_KNOWN_ISSUES: readonly KnownIssue[] = [];
 
 export const security1Target = securityTarget(1, sec1AtCmd0, 3000, SECURITY_KNOWN_ISSUES);
 export const security2Target = securityTarget(2, sec2AtCmd0, 500, SECURITY_KNOWN_ISSUES);
