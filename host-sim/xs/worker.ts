@@ -20,12 +20,19 @@ export interface MeterUsage {
 export interface WorkerOptions {
   /** Answers XS's synchronous issueCommand(); must not be async: XS is blocked meanwhile. */
   onQuery(request: Uint8Array): Uint8Array;
-  /** Compute budget per delivery; 0 disables metering (long scenarios). */
+  /** Compute budget per delivery; 0 (the default here) disables metering: a long scenario or
+   *  benchmark must not be killed by xsnap's own crank limit. */
   meteringLimit?: number;
   name?: string;
 }
 
 export class XsError extends Error {}
+
+/** xsnap-worker's exit codes (its own documentation of them is @agoric/xsnap's api.js). */
+const EXIT_REASONS: Record<number, string> = {
+  1: "bad usage", 2: "I/O error", 11: "not enough memory", 12: "stack overflow",
+  15: "unhandled exception", 16: "property name space exhausted", 17: "too much computation",
+};
 
 export function xsnapBinary(): string {
   const require = createRequire(import.meta.url);
@@ -44,16 +51,24 @@ export class XsWorker {
 
   constructor(options: WorkerOptions) {
     const args = [options.name ?? "xs-core"];
-    if (options.meteringLimit !== undefined) args.push("-l", String(options.meteringLimit));
+    args.push("-l", String(options.meteringLimit ?? 0));
     this.#onQuery = options.onQuery;
     this.#child = spawn(xsnapBinary(), args, {
       stdio: ["ignore", "inherit", "inherit", "pipe", "pipe", "ignore", "ignore", "ignore", "ignore"],
     });
     this.#toXs = this.#child.stdio[3] as Writable;
+    // A worker that died leaves its pipe closed: report that as the exit, not as an unhandled
+    // "write after end" that would take the test process down.
+    this.#toXs.on("error", (e: Error) => {
+      this.#waiting?.reject(this.#exited ?? new XsError(`XS worker pipe failed: ${e.message}`));
+      this.#waiting = undefined;
+    });
     const fromXs = this.#child.stdio[4] as Readable;
     fromXs.on("data", (chunk: Buffer) => this.#onData(chunk));
+    fromXs.on("error", () => {}); // the exit handler reports a dead worker, with its exit code
     this.#child.on("exit", (code, signal) => {
-      this.#exited = new XsError(`XS worker exited (code ${code}, signal ${signal})`);
+      const why = code === null ? `signal ${signal}` : `code ${code}${EXIT_REASONS[code] ? `: ${EXIT_REASONS[code]}` : ""}`;
+      this.#exited = new XsError(`XS worker exited (${why})`);
       this.#waiting?.reject(this.#exited);
       this.#waiting = undefined;
     });
