@@ -37,8 +37,22 @@ import { HttpProtocommTransport, startHttpTransport } from "./http-transport.js"
 import { DEFAULT_NETWORKS, withRadios } from "./kit.js";
 import { renderQr } from "./qr-code.js";
 
-const { values: args } = parseArgs({
+const USAGE = `usage: npm run provision -- [options]
+  (no options)                      boot a blank simulated device + reference cloud, provision it over simulated BLE
+  --transport ble|http              transport (default ble)
+  --security 0|1|2                  security level (default 2)
+  --pop CODE                        proof of possession (default abcd1234)
+  --mapping challenge|secret-key|none   user-node mapping (default challenge); --user NAME
+  --ssid NAME --passphrase TEXT     the simulated network to join
+  --mtu N                           BLE ATT MTU (default 512)
+  --serve [--listen HOST:PORT]      run a device on Espressif's HTTP transport and wait for a client
+  --host HOST:PORT --cloud URL      provision such a device over HTTP from another terminal`;
+
+let parsed;
+try {
+  parsed = parseArgs({
   options: {
+    help: { type: "boolean", default: false },
     transport: { type: "string", default: "ble" },
     security: { type: "string" },
     pop: { type: "string", default: "abcd1234" },
@@ -53,7 +67,16 @@ const { values: args } = parseArgs({
     serve: { type: "boolean", default: false },
     listen: { type: "string", default: "127.0.0.1:8080" },
   },
-});
+  });
+} catch (e) {
+  console.error(`${(e as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+const args = parsed.values;
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 const random = (b: Uint8Array): void => void randomFillSync(b);
 const say = (step: string, detail = ""): void => console.log(`  [${step}] ${detail}`);
