@@ -13,6 +13,7 @@ import {
   type MqttDecodeErrorCode, type MqttEncodeErrorCode, type MqttPacket, type MqttPacketType, type QoS, type SubackCode,
 } from "../../src/mqtt/codec.js";
 import { Secret } from "../../src/secrets/secret.js";
+import { plainPacket } from "../../host-sim/fuzz/targets/mqtt-codec.js";
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness
@@ -181,21 +182,8 @@ function fromMqttPacket(mp: MpPacket): unknown {
   }
 }
 
-/** Our packet with the password revealed and every byte array plain, for deepStrictEqual. */
-function comparable(p: MqttPacket): unknown {
-  switch (p.type) {
-    case "connect": {
-      const { password, will, ...rest } = p;
-      return {
-        ...rest,
-        ...(password !== undefined ? { password: password.revealBytes() } : {}),
-        ...(will ? { will: { ...will, payload: plain(will.payload) } } : {}),
-      };
-    }
-    case "publish": return { ...p, payload: plain(p.payload) };
-    default: return p;
-  }
-}
+/** Our packet with the password revealed and every byte array plain, for deepStrictEqual (shared with the fuzzer). */
+const comparable = plainPacket;
 
 interface MpParse { packets: MpPacket[]; error: Error | undefined; leftover: number }
 

@@ -6,7 +6,6 @@ import { generateIdentity, nodeIdOf } from "../../src/identity/identity.js";
 import type { Io } from "../../src/io/io.js";
 import { mappingDelivered, mappingRequested } from "../../src/lifecycle/user-mapping-record.js";
 import { Device, type DeviceConfig, type DeviceEvent } from "../../src/lifecycle/device.js";
-import { MqttClient, type ClientEvent } from "../../src/mqtt/client.js";
 import { ProvisioningClient } from "../../src/provisioning/client.js";
 import { userMappingPayload, userMappingTopic } from "../../src/provisioning/user-mapping.js";
 import { DEFAULT_SERVICE_UUID } from "../../src/provisioning/uuid.js";
@@ -16,6 +15,7 @@ import { CredentialStore } from "../../src/storage/credential-store.js";
 import { BleProtocommTransport, SimBleRadio } from "../../host-sim/ble/link.js";
 import { withRadios } from "../../host-sim/provisioning/kit.js";
 import { check, checkEqual, waitFor, type BrokerEnv, type Scenario, type ScenarioContext, type SimDevice } from "./harness.js";
+import { observe } from "./observer.js";
 
 const POP = "scenario-pop-7";
 const sleeper = (io: Io) => (ms: number) => new Promise<void>((r) => io.timers.set(r, ms));
@@ -49,29 +49,6 @@ function boot(d: SimDevice, cfg: DeviceConfig, radio = new SimBleRadio()) {
   device.on((e) => events.push(e));
   device.boot();
   return { device, events, radio };
-}
-
-async function observe(io: Io, broker: BrokerEnv, filter: string): Promise<{ client: MqttClient; messages: { topic: string; payload: string }[] }> {
-  const messages: { topic: string; payload: string }[] = [];
-  let subscribed = false;
-  const r = new Uint8Array(4);
-  io.random(r);
-  const client = new MqttClient(io, {
-    endpoint: { host: broker.host, port: broker.port, ca: broker.ca },
-    clientId: `lobs${Array.from(r).join("")}`,
-    username: broker.observer.username,
-    password: Secret.fromString(broker.observer.password),
-    keepaliveSeconds: 30,
-    cleanSession: true,
-  });
-  client.on((e: ClientEvent) => {
-    if (e.type === "message") messages.push({ topic: e.topic, payload: fromUtf8(e.payload) });
-    if (e.type === "subscribed") subscribed = true;
-  });
-  client.subscribe(filter, 1);
-  client.start();
-  await waitFor(io, () => subscribed, 10_000, "observer subscription");
-  return { client, messages };
 }
 
 const home = { ssid: utf8("home-net"), passphrase: Secret.fromString("correct horse battery") };

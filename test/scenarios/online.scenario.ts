@@ -2,13 +2,13 @@
 // verifies the broker, connects and publishes; and the refusals are typed.
 import { fromUtf8, utf8 } from "../../src/bytes/bytes.js";
 import { generateIdentity, nodeIdOf } from "../../src/identity/identity.js";
-import type { Io } from "../../src/io/io.js";
 import { Device, type DeviceEvent } from "../../src/lifecycle/device.js";
-import { MqttClient, type ClientEvent } from "../../src/mqtt/client.js";
+import type { ClientEvent } from "../../src/mqtt/client.js";
 import { Secret } from "../../src/secrets/secret.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
 import type { MqttCredentials } from "../../src/storage/credential-record.js";
 import { check, checkEqual, waitFor, type BrokerEnv, type Scenario, type SimDevice } from "./harness.js";
+import { observe } from "./observer.js";
 
 const FAST = { telemetryIntervalMs: 150, keepaliveSeconds: 30, backoff: { initialMs: 200, maxMs: 1_000, minMs: 50 } };
 
@@ -29,35 +29,6 @@ function provisioned(d: SimDevice, broker: BrokerEnv, overrides: Partial<MqttCre
     },
   });
   return nodeId;
-}
-
-interface Observer {
-  readonly client: MqttClient;
-  readonly messages: { topic: string; payload: string; retain: boolean }[];
-}
-
-/** Our own MQTT client on the observer account, subscribed to `filter`. */
-async function observe(io: Io, broker: BrokerEnv, filter: string): Promise<Observer> {
-  const messages: Observer["messages"] = [];
-  let subscribed = false;
-  const random = new Uint8Array(4);
-  io.random(random);
-  const client = new MqttClient(io, {
-    endpoint: { host: broker.host, port: broker.port, ca: broker.ca },
-    clientId: `obs${Array.from(random).join("")}`,
-    username: broker.observer.username,
-    password: Secret.fromString(broker.observer.password),
-    keepaliveSeconds: 30,
-    cleanSession: true,
-  });
-  client.on((e: ClientEvent) => {
-    if (e.type === "message") messages.push({ topic: e.topic, payload: fromUtf8(e.payload), retain: e.retain });
-    if (e.type === "subscribed") subscribed = true;
-  });
-  client.subscribe(filter, 1);
-  client.start();
-  await waitFor(io, () => subscribed, 10_000, "observer subscription");
-  return { client, messages };
 }
 
 function stateLog(device: Device): string[] {
