@@ -51,6 +51,11 @@ export interface Cloud {
   addBootstrapConfig(config: { externalId: string; externalKey: string; channels?: number; content?: string; clientCert?: string; clientKey?: string; caCert?: string }): BootstrapConfigRecord;
   allowSerials(serials: readonly string[]): void;
   addSharedAccount(username: string, password: string, clientIdPattern?: string): void;
+  /**
+   * Issue (or replace) one MQTT login for a device another service vouched for (the local hub's
+   * approval). Resolves once the broker enforces it.
+   */
+  issueAccount(account: { username: string; password: string; clientId?: string; topics: string[]; owner: string; commandTopic?: string }): Promise<void>;
   setEnabled(device: string, enabled: boolean): boolean;
   revoke(device: string): boolean;
   /**
@@ -134,6 +139,12 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
       state.data.shared.push({ username, password, clientIdPattern });
       state.save();
       void changed(username);
+    },
+    issueAccount(account) {
+      state.issue(account);
+      state.save();
+      emit("issued", `${account.owner}: login ${account.username}`);
+      return changed(account.username);
     },
     setEnabled(device, enabled) {
       const creds = ownerOf(device);

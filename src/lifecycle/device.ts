@@ -16,7 +16,8 @@
 //    ├─ no cloud credentials → "needs-onboarding"
 //    │     └─ with a factory config: "onboarding" — run the strategy chain (stored → bootstrap →
 //    │        register → shared, as configured); credentials obtained → persist (one atomic
-//    │        store write) → connect; every strategy failed → "onboarding-backoff" → run it again
+//    │        store write) → connect; every strategy failed → "onboarding-backoff" → run it again;
+//    │        a person denied the unit (hub) → "onboarding-denied": no more asking until reset
 //    └─ credentials → "connecting": MQTT over TLS to the stored broker
 //          ├─ CONNACK 0 → "online": retained {"online":true} status, telemetry every interval (QoS 1);
 //          │     a pending user mapping is published once (QoS 1); its PUBACK confirms it (one write)
@@ -57,6 +58,8 @@ export type DeviceState =
   | "needs-onboarding"
   | "onboarding"
   | "onboarding-backoff"
+  /** A person denied this unit (hub approval): it stops asking until a factory reset or re-provision. */
+  | "onboarding-denied"
   | "connecting"
   | "rotating"
   | "online"
@@ -386,7 +389,7 @@ export class Device {
       if (event.type === "failed") {
         log.warn("failed", {
           strategy: event.strategy, kind: event.failure.kind, detail: event.failure.detail, status: event.failure.status,
-          next: event.decision.action === "retry" ? `retry in ${event.decision.delayMs} ms` : "next strategy",
+          next: event.decision.action === "retry" ? `retry in ${event.decision.delayMs} ms` : event.decision.action === "stop" ? "stop" : "next strategy",
         });
       }
       if (event.type === "obtained") log.info("obtained", { strategy: event.strategy });
@@ -407,6 +410,12 @@ export class Device {
         }
         this.#refusal = undefined;
         this.#connect(mqtt);
+        return;
+      }
+      const denied = outcome.failures.find((f) => f.failure.kind === "denied");
+      if (denied) {
+        // No timer: asking again on our own would override a person's decision.
+        this.#setState("onboarding-denied", `${denied.strategy}: ${denied.failure.detail}`);
         return;
       }
       // The refusal has had its effect (this round skipped what the broker refused); the next

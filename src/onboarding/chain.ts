@@ -19,7 +19,11 @@ export const DEFAULT_CHAIN_POLICY: ChainPolicy = {
   maxRetryAfterMs: 300_000,
 };
 
-export type Decision = { readonly action: "retry"; readonly delayMs: number } | { readonly action: "next" };
+export type Decision =
+  | { readonly action: "retry"; readonly delayMs: number }
+  | { readonly action: "next" }
+  /** A person said no: trying the other strategies behind their back would defeat the decision. */
+  | { readonly action: "stop" };
 
 /**
  * `attempt` is how many times this strategy has failed in this run (1 after the first failure).
@@ -27,6 +31,7 @@ export type Decision = { readonly action: "retry"; readonly delayMs: number } | 
  * a disabled unit or a reply we cannot read will not change by asking again now.
  */
 export function decide(failure: StrategyFailure, attempt: number, policy: ChainPolicy, unit: number): Decision {
+  if (failure.kind === "denied") return { action: "stop" };
   if (failure.kind !== "unreachable" && failure.kind !== "not-approved") return { action: "next" };
   if (attempt >= policy.attemptsPerStrategy) return { action: "next" };
   if (failure.retryAfterMs !== undefined) {
@@ -70,8 +75,9 @@ export async function runChain(
       }
       const decision = decide(result.failure, attempt, policy, randomUnit(ctx.io.random));
       onEvent({ type: "failed", strategy: strategy.name, failure: result.failure, decision });
-      if (decision.action === "next") {
+      if (decision.action !== "retry") {
         failures.push({ strategy: strategy.name, failure: result.failure });
+        if (decision.action === "stop") return { ok: false, failures };
         break;
       }
       await sleep(ctx.io, decision.delayMs);

@@ -14,6 +14,8 @@ export type FailureKind =
   | "not-approved"
   /** The operator disabled this unit. */
   | "disabled"
+  /** A person looked at this unit's request and said no (hub approval): stop asking until reset. */
+  | "denied"
   /** The service answered, but not in a shape we understand. */
   | "malformed-reply"
   /** This strategy has nothing to work with (no stored credentials, no config section). */

@@ -87,6 +87,7 @@ export const scenarios: Scenario[] = [
       checkEqual(decide({ kind: "refused", detail: "" }, 1, p, 0.5), { action: "next" }, "refused → next");
       checkEqual(decide({ kind: "disabled", detail: "" }, 1, p, 0.5), { action: "next" }, "disabled → next");
       checkEqual(decide({ kind: "malformed-reply", detail: "" }, 1, p, 0.5), { action: "next" }, "malformed → next");
+      checkEqual(decide({ kind: "denied", detail: "" }, 1, p, 0.5), { action: "stop" }, "denied by a person → stop the chain");
       checkEqual(decide({ kind: "unreachable", detail: "" }, 1, p, 0.5), { action: "retry", delayMs: 550 }, "unreachable → back-off");
       checkEqual(decide({ kind: "unreachable", detail: "" }, 3, p, 0.5), { action: "next" }, "attempts exhausted → next");
       checkEqual(decide({ kind: "not-approved", detail: "", retryAfterMs: 7000 }, 1, p, 0.5), { action: "retry", delayMs: 7000 }, "Retry-After honoured");
@@ -112,6 +113,12 @@ export const scenarios: Scenario[] = [
       script.a = [{ ok: false, failure: { kind: "disabled", detail: "off" } }];
       const none = await runChain([strategy("a")], octx, p);
       check(!none.ok && none.failures.length === 1 && none.failures[0]!.failure.kind === "disabled", "an exhausted chain fails with the typed reasons");
+      calls.length = 0;
+      script.a = [{ ok: false, failure: { kind: "denied", detail: "a person said no" } }];
+      script.b = [{ ok: true, credentials: { mqtt: { brokerUrl: "mqtts://b", clientId: "c" } } }];
+      const denied = await runChain([strategy("a"), strategy("b")], octx, p);
+      checkEqual(calls, ["a"], "a denial is not worked around with the next strategy");
+      check(!denied.ok && denied.failures[0]!.failure.kind === "denied", "the outcome carries the denial");
     },
   },
   {
