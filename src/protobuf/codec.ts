@@ -226,11 +226,21 @@ function defaultOf(type: ScalarType): ProtoValue {
 
 /** Decode; the result has every field of `def` (defaults / undefined / []). */
 export function decode<T = ProtoObject>(def: MessageDef, bytes: Uint8Array): T {
+  return decodeOnto(def, bytes, undefined) as T;
+}
+
+/**
+ * Decode `bytes` on top of `base` (a singular message field seen again on the wire): proto3 merges
+ * field by field — scalars present replace, repeated fields append, nested messages merge.
+ */
+function decodeOnto(def: MessageDef, bytes: Uint8Array, base: ProtoObject | undefined): ProtoObject {
   const out: Record<string, ProtoValue> = {};
   const byNo = new Map<number, FieldDef>();
   for (const f of def.fields) {
     byNo.set(f.no, f);
-    if (f.repeated) out[f.name] = [];
+    const earlier = base?.[f.name];
+    if (f.repeated) out[f.name] = earlier === undefined ? [] : [...(earlier as ProtoObject[])];
+    else if (base !== undefined) out[f.name] = earlier;
     else if (typeof f.type === "object" || f.oneof !== undefined) out[f.name] = undefined;
     else out[f.name] = defaultOf(f.type);
   }
@@ -252,10 +262,8 @@ export function decode<T = ProtoObject>(def: MessageDef, bytes: Uint8Array): T {
     const type = field.type;
     if (typeof type === "object") {
       const body = r.take(r.varint() >>> 0);
-      const existing = out[field.name];
-      // proto3: a repeated occurrence of a singular message merges; we keep the last (messages here are flat)
-      value = decode(type, body);
-      if (!field.repeated && existing !== undefined && !Array.isArray(existing)) value = { ...(existing as ProtoObject), ...(value as ProtoObject) };
+      const existing = field.repeated ? undefined : out[field.name];
+      value = decodeOnto(type, body, existing === undefined ? undefined : existing as ProtoObject);
     } else if (type === "bytes") {
       value = new Uint8Array(r.take(r.varint() >>> 0)); // a plain copy, even from a Buffer
     } else if (type === "string") {
@@ -277,5 +285,5 @@ export function decode<T = ProtoObject>(def: MessageDef, bytes: Uint8Array): T {
       out[field.name] = value;
     }
   }
-  return out as T;
+  return out;
 }

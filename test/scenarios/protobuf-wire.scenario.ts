@@ -30,6 +30,20 @@ export const scenarios: Scenario[] = [
     },
   },
   {
+    name: "protobuf/wire: a singular message field sent twice merges field by field (proto3)",
+    run() {
+      // Sec1 SessionResp0 split over two occurrences of sec1/sr0: status+pubkey, then random.
+      const first = encode(SessionData, { sec_ver: 1, sec1: { msg: 1, sr0: { status: 0, device_pubkey: K32 } } });
+      const second = encode(SessionData, { sec1: { msg: 1, sr0: { device_random: R16 } } });
+      const merged = decode<{ sec_ver: number; sec1: { msg: number; sr0: { status: number; device_pubkey: Uint8Array; device_random: Uint8Array } } }>(SessionData, Uint8Array.from([...first, ...second]));
+      checkEqual(merged.sec_ver, 1, "a scalar absent from the second part keeps its value");
+      checkEqual(hex(merged.sec1.sr0.device_pubkey), hex(K32), "a nested field absent from the second part is kept");
+      checkEqual(hex(merged.sec1.sr0.device_random), hex(R16), "a nested field in the second part is added");
+      const replaced = decode<{ sec1: { sr0: { device_pubkey: Uint8Array } } }>(SessionData, Uint8Array.from([...first, ...encode(SessionData, { sec1: { msg: 1, sr0: { device_pubkey: R16 } } })]));
+      checkEqual(hex(replaced.sec1.sr0.device_pubkey), hex(R16), "a scalar present in both takes the last value");
+    },
+  },
+  {
     name: "protobuf/wire: our client's requests are the bytes esp_prov sends",
     async run() {
       const sent: [string, string][] = [];
