@@ -22,6 +22,12 @@ export interface MosquittoConfig {
   requireCertificate: boolean;
   useIdentityAsUsername: boolean;
   aclFile?: string;
+  /** Dynamic-security plugin: the .so and its JSON state file. */
+  dynsec?: { pluginPath: string; configFile: string };
+  /** Also publish the log (notice and above) on $SYS/broker/log/<severity>. */
+  logToTopic?: boolean;
+  /** More TLS listeners on the same host with the same certificates, e.g. one that requires client certificates. */
+  extraListeners?: readonly { port: number; requireCertificate: boolean }[];
 }
 
 export function renderMosquittoConfig(c: MosquittoConfig): string {
@@ -33,6 +39,8 @@ export function renderMosquittoConfig(c: MosquittoConfig): string {
     "allow_anonymous false",
     `password_file ${c.passwordFile}`,
     ...(c.aclFile ? [`acl_file ${c.aclFile}`] : []),
+    // Plugins are asked before password_file/acl_file; a user the plugin does not know falls through to those.
+    ...(c.dynsec ? [`plugin ${c.dynsec.pluginPath}`, `plugin_opt_config_file ${c.dynsec.configFile}`] : []),
     "",
     "persistence true",
     `persistence_location ${c.persistenceDir.endsWith("/") ? c.persistenceDir : c.persistenceDir + "/"}`,
@@ -41,6 +49,7 @@ export function renderMosquittoConfig(c: MosquittoConfig): string {
     `autosave_on_changes ${c.autosaveOnChanges}`,
     "",
     `log_dest file ${c.logPath}`,
+    ...(c.logToTopic ? ["log_dest topic"] : []),
     "log_type all",
     "log_timestamp true",
     "log_timestamp_format %Y-%m-%dT%H:%M:%S",
@@ -57,6 +66,17 @@ export function renderMosquittoConfig(c: MosquittoConfig): string {
     `require_certificate ${c.requireCertificate}`,
     ...(c.requireCertificate ? [`use_identity_as_username ${c.useIdentityAsUsername}`] : []),
     "",
+    ...(c.extraListeners ?? []).flatMap((l) => [
+      `listener ${l.port} ${c.host}`,
+      "protocol mqtt",
+      `cafile ${c.caPath}`,
+      `certfile ${c.certPath}`,
+      `keyfile ${c.keyPath}`,
+      `tls_version ${c.tlsVersion}`,
+      ...(c.ciphers ? [`ciphers ${c.ciphers}`] : []),
+      `require_certificate ${l.requireCertificate}`,
+      "",
+    ]),
   ];
   return lines.join("\n");
 }

@@ -1,7 +1,7 @@
 // Test harness around Debian's Mosquitto 2.0: a TLS-only, password-protected broker on a loopback
 // port, with its config, password file, persistence and log in one temp directory.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -40,6 +40,18 @@ export interface MosquittoOptions {
   ciphers?: string;
   /** Work directory (config, passwords, db, log). Default: a fresh temp dir removed by dispose(). */
   dir?: string;
+  /**
+   * Load Debian's dynamic-security plugin, its state initialised with `mosquitto_ctrl dynsec init`
+   * and this admin account (which administers it over MQTT on $CONTROL/dynamic-security/v1).
+   * `adminPublishes`: the admin may also publish anywhere (a cloud that sends commands to devices).
+   * Default ACL access becomes deny for publish/receive/subscribe: every right is granted by a role
+   * (or, for users the plugin does not know, by the password and ACL files).
+   */
+  dynamicSecurity?: { adminUsername: string; adminPassword: string; adminPublishes?: boolean };
+  /** Publish the broker log (notice and above) on $SYS/broker/log/<N|E|W|I>. */
+  logToTopic?: boolean;
+  /** More TLS listeners (free ports picked at start, kept across restart()), e.g. one requiring client certificates. */
+  extraListeners?: readonly { requireCertificate: boolean }[];
 }
 
 export interface MosquittoBroker {
@@ -50,6 +62,10 @@ export interface MosquittoBroker {
   readonly logPath: string;
   /** Where Mosquitto writes its database (exists after the first save). */
   readonly dbPath: string;
+  /** Ports of `extraListeners`, in order. */
+  readonly extraPorts: readonly number[];
+  /** The dynamic-security plugin's JSON state file, when loaded. */
+  readonly dynsecPath: string | undefined;
   readonly pid: number | undefined;
   readonly running: boolean;
   /** Last `lines` lines of the broker log plus anything it printed to stdout/stderr. */
@@ -85,6 +101,27 @@ function requireExecutable(name: string, preferred: string): string {
   const found = findExecutable(name, preferred);
   if (!found) throw new Error(`${name} not found (looked at ${preferred} and on PATH): ${INSTALL_HINT}`);
   return found;
+}
+
+interface DynsecFile {
+  roles: { rolename: string; acls: { acltype: string; topic: string; allow: boolean }[] }[];
+  defaultACLAccess: Record<string, boolean>;
+}
+
+/** Debian ships the plugin in the multiarch library directory (`dpkg -L mosquitto | grep dynamic`). */
+function findDynsecPlugin(): string {
+  const roots = ["/usr/lib", "/usr/local/lib"];
+  for (const root of roots) {
+    const candidates = [join(root, "mosquitto_dynamic_security.so")];
+    try {
+      for (const entry of readdirSync(root)) candidates.push(join(root, entry, "mosquitto_dynamic_security.so"));
+    } catch {
+      continue;
+    }
+    const found = candidates.find((c) => existsSync(c));
+    if (found) return found;
+  }
+  throw new Error(`mosquitto_dynamic_security.so not found under ${roots.join(", ")}: ${INSTALL_HINT}`);
 }
 
 function tailLines(path: string, lines: number): string {
@@ -139,6 +176,21 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
     writeFileSync(aclFile, options.acl, { mode: 0o600 });
   }
 
+  let dynsec: MosquittoConfig["dynsec"];
+  if (options.dynamicSecurity) {
+    const d = options.dynamicSecurity;
+    const ctrlBin = requireExecutable("mosquitto_ctrl", "/usr/bin/mosquitto_ctrl");
+    const configFile = join(dir, "dynamic-security.json");
+    execFileSync(ctrlBin, ["dynsec", "init", configFile, d.adminUsername, d.adminPassword], { stdio: ["ignore", "ignore", "pipe"] });
+    const state = JSON.parse(readFileSync(configFile, "utf8")) as DynsecFile;
+    // Nothing is allowed unless a role says so (the init defaults let every client receive anything).
+    state.defaultACLAccess = { publishClientSend: false, publishClientReceive: false, subscribe: false, unsubscribe: true };
+    if (d.adminPublishes) state.roles.find((r) => r.rolename === "admin")?.acls.push({ acltype: "publishClientSend", topic: "#", allow: true });
+    writeFileSync(configFile, JSON.stringify(state, null, 1), { mode: 0o600 });
+    dynsec = { pluginPath: findDynsecPlugin(), configFile };
+  }
+  const extraListeners = await Promise.all((options.extraListeners ?? []).map(async (l) => ({ port: await freePort(host), requireCertificate: l.requireCertificate })));
+
   const config: MosquittoConfig = {
     host,
     port: options.port ?? (await freePort(host)),
@@ -155,6 +207,9 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
     useIdentityAsUsername: options.useIdentityAsUsername ?? false,
     ...(options.ciphers ? { ciphers: options.ciphers } : {}),
     ...(aclFile ? { aclFile } : {}),
+    ...(dynsec ? { dynsec } : {}),
+    ...(options.logToTopic ? { logToTopic: true } : {}),
+    ...(extraListeners.length > 0 ? { extraListeners } : {}),
   };
 
   let child: ChildProcess | undefined;
@@ -200,6 +255,7 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
       // Each probe is a bare TCP connect, which Mosquitto logs as a failed TLS handshake
       // ("unexpected eof while reading"); that line in the log is expected.
       await waitForPort(host, config.port, { abort: () => death });
+      for (const l of extraListeners) await waitForPort(host, l.port, { abort: () => death });
     } catch (err) {
       proc.kill("SIGKILL");
       await exited();
@@ -251,6 +307,8 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
     configPath,
     logPath,
     dbPath,
+    extraPorts: extraListeners.map((l) => l.port),
+    dynsecPath: dynsec?.configFile,
     get pid() {
       return child?.pid;
     },

@@ -22,6 +22,11 @@ export interface CloudBroker {
   readonly events: EventEmitter<CloudBrokerEvents>;
   /** Cut every live session logged in as `username`. */
   kick(username: string): void;
+  /**
+   * Disabled the way Magistrala's MQTT adapter (or aedes with a failing authorizePublish) treats
+   * it: CONNECT is still accepted, but any PUBLISH drops the connection. Off again with `false`.
+   */
+  refusePublishes(usernames: readonly string[], refuse: boolean): void;
   /** Publish from the cloud itself (commands, rotations). */
   publish(topic: string, payload: string, retain?: boolean): Promise<void>;
   close(): Promise<void>;
@@ -39,6 +44,7 @@ export async function startCloudBroker(state: CloudState, tls: { key: string; ce
   const events = new EventEmitter<CloudBrokerEvents>();
   const logins = new Map<Client, { username: string; topics: string[]; shared: boolean }>();
   const live = new Map<string, Client>(); // client ID → session
+  const publishRefused = new Set<string>(); // usernames: connect yes, publish no
 
   const MAPPING_TOPIC = /^node\/[^/+#]+\/user\/mapping$/;
   const allowed = (client: Client | null, topic: string): boolean => {
@@ -65,20 +71,28 @@ export async function startCloudBroker(state: CloudState, tls: { key: string; ce
       if (shared) {
         if (!same(password, shared.password)) return fail(4, "bad shared password");
         if (!new RegExp(shared.clientIdPattern).test(client.id)) return fail(2, "client ID not allowed for this account");
-        const taken = live.has(client.id) || state.data.credentials.some((c) => c.clientId === client.id);
+        // A client ID held by a live session, or pinned by another service's credential, is taken. One
+        // registered through the shared login itself ("shared:<id>") stays usable while that unit is
+        // offline, so it can register again after a factory reset; the cloud then checks its key.
+        const taken = live.has(client.id) || state.data.credentials.some((c) => c.clientId === client.id && c.owner !== `shared:${client.id}`);
         if (taken) return fail(2, "client ID already in use");
-        logins.set(client, { username, topics: [`devices/${client.id}`], shared: true });
+        logins.set(client, { username, topics: [`devices/${client.id}`, `register/${client.id}`], shared: true });
         return done(null, true);
       }
       const cred = state.credential(username);
       if (!cred) return fail(5, "unknown or revoked credential");
       if (!same(password, cred.password)) return fail(4, "bad password");
-      if (!cred.enabled) return fail(5, "device disabled");
+      if (!cred.enabled && !publishRefused.has(username)) return fail(5, "device disabled");
       if (cred.clientId !== undefined && cred.clientId !== client.id) return fail(2, "client ID does not match the credential");
       logins.set(client, { username, topics: cred.topics, shared: false });
       done(null, true);
     },
     authorizePublish(client, packet, callback) {
+      const login = client ? logins.get(client) : undefined;
+      if (login && publishRefused.has(login.username)) {
+        events.emit("denied", { clientId: client!.id, topic: packet.topic, action: "publish" });
+        return callback(new Error("device disabled: publish refused")); // aedes drops the connection
+      }
       if (allowed(client, packet.topic)) return callback(null);
       // RainMaker's user-mapping half: any logged-in device may publish to node/<node ID>/user/mapping
       // (its node ID is not its MQTT identity); the mapping service checks the secret key itself.
@@ -120,6 +134,12 @@ export async function startCloudBroker(state: CloudState, tls: { key: string; ce
     events,
     kick(username) {
       for (const [client, login] of logins) if (login.username === username) client.close();
+    },
+    refusePublishes(usernames, refuse) {
+      for (const u of usernames) {
+        if (refuse) publishRefused.add(u);
+        else publishRefused.delete(u);
+      }
     },
     publish(topic, payload, retain = false) {
       return new Promise((resolve, reject) => {

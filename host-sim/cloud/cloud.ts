@@ -10,7 +10,9 @@ import type { Socket } from "node:net";
 import { decryptExternalKey, encryptReply, serviceKeyBytes } from "../../src/onboarding/secure-bootstrap.js";
 import { startMosquitto, type MosquittoBroker, type MosquittoPki } from "../broker/mosquitto.js";
 import { startCloudBroker, type CloudBroker } from "./broker.js";
-import { MosquittoSync } from "./mosquitto-sync.js";
+import { MosquittoDynsec, SHARED_ACL_PATTERNS } from "./mosquitto-dynsec.js";
+import { handleRegistration } from "./shared-registration.js";
+import type { RateLimit } from "./rate-limit.js";
 import { CloudState, newId, newObjectId, newSecret, type BootstrapConfigRecord, type Generation } from "./state.js";
 
 export interface CloudOptions {
@@ -27,10 +29,12 @@ export interface CloudOptions {
   /** Bearer token of the admin API. */
   readonly adminToken?: string;
   /**
-   * Enforce credentials with Debian's Mosquitto (password file + SIGHUP, see mosquitto-sync.ts)
+   * Enforce credentials with Debian's Mosquitto (dynamic-security plugin, see mosquitto-dynsec.ts)
    * instead of the embedded aedes broker; `brokerUrl` then points at Mosquitto.
    */
   readonly mosquitto?: MosquittoPki;
+  /** Server-side limit on the onboarding endpoints (register, bootstrap): 429 + Retry-After beyond it (rate-limit.ts). */
+  readonly onboardingLimit?: RateLimit;
 }
 
 export interface CloudEvent { readonly what: string; readonly detail: string }
@@ -42,6 +46,10 @@ export interface Cloud {
   /** The embedded broker (always running; the devices' broker unless `mosquitto` was given). */
   readonly broker: CloudBroker;
   readonly mosquitto: MosquittoBroker | undefined;
+  /** With Mosquitto: its listener that requires a client certificate signed by the CA. */
+  readonly mtlsBrokerUrl: string | undefined;
+  /** With Mosquitto: the cloud's admin session (dynsec control, connection log, device publishes). */
+  readonly mosquittoBus: MosquittoDynsec | undefined;
   readonly adminToken: string;
   /** Resolves once the broker enforces every change made so far (Mosquitto reloads are async). */
   settled(): Promise<void>;
@@ -50,13 +58,18 @@ export interface Cloud {
   // Admin operations (the HTTP admin API calls the same functions).
   addBootstrapConfig(config: { externalId: string; externalKey: string; channels?: number; content?: string; clientCert?: string; clientKey?: string; caCert?: string }): BootstrapConfigRecord;
   allowSerials(serials: readonly string[]): void;
-  addSharedAccount(username: string, password: string, clientIdPattern?: string): void;
+  /** `register`: units may register on first connect and get logins of their own (shared-registration.ts). */
+  addSharedAccount(username: string, password: string, clientIdPattern?: string, options?: { register?: boolean }): void;
   /**
    * Issue (or replace) one MQTT login for a device another service vouched for (the local hub's
    * approval). Resolves once the broker enforces it.
    */
   issueAccount(account: { username: string; password: string; clientId?: string; topics: string[]; owner: string; commandTopic?: string }): Promise<void>;
-  setEnabled(device: string, enabled: boolean): boolean;
+  /**
+   * `mode: "publish"` (embedded broker only) disables the way some brokers do: the device may stay
+   * connected and reconnect, but every publish drops its connection. Default "connect": CONNACK 5.
+   */
+  setEnabled(device: string, enabled: boolean, options?: { mode?: "connect" | "publish" }): boolean;
   revoke(device: string): boolean;
   /**
    * Push new credentials to a device on its command topic. The old ones stay valid until the
@@ -75,8 +88,18 @@ export interface Cloud {
 export async function startCloud(options: CloudOptions): Promise<Cloud> {
   const state = new CloudState(options.statePath);
   const broker = await startCloudBroker(state, options.tls, options.mqttPort ?? 0);
-  const mosquitto = options.mosquitto ? await startMosquitto({ pki: options.mosquitto }) : undefined;
-  const sync = mosquitto ? new MosquittoSync(mosquitto, state) : undefined;
+  const mosquittoAdmin = { username: "cloud-admin", password: newSecret(24) };
+  const mosquitto = options.mosquitto
+    ? await startMosquitto({
+      pki: options.mosquitto, acl: SHARED_ACL_PATTERNS, logToTopic: true,
+      dynamicSecurity: { adminUsername: mosquittoAdmin.username, adminPassword: mosquittoAdmin.password, adminPublishes: true },
+      // A second listener that takes only clients with a certificate from the CA (mTLS from bootstrap certs).
+      extraListeners: [{ requireCertificate: true }],
+    })
+    : undefined;
+  const sync = mosquitto ? await MosquittoDynsec.connect(mosquitto, mosquittoAdmin, options.tls.ca, state) : undefined;
+  // A restarted cloud over a saved state: the fresh broker learns every login again.
+  if (sync) await sync.sync([...state.data.shared.map((a) => a.username), ...state.data.credentials.map((c) => c.username)]);
   // Every credential change goes through here so both brokers see it.
   const changed = (...usernames: string[]): Promise<void> => {
     for (const u of usernames) broker.kick(u);
@@ -86,15 +109,22 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
   const emit = (what: string, detail: string) => { for (const l of listeners) l({ what, detail }); };
   const adminToken = options.adminToken ?? newSecret();
   // A rotated-in credential's first successful login retires the one it replaces.
-  broker.events.on("connected", ({ username }) => {
+  const retireReplaced = ({ username }: { username: string | undefined }) => {
     const cred = username === undefined ? undefined : state.credential(username);
     if (!cred?.replaces) return;
     const old = cred.replaces;
     delete cred.replaces;
     state.revoke(old);
     state.save();
+    void changed(old);
     emit("rotated", `${cred.owner}: ${old} retired, ${cred.username} in use`);
-  });
+  };
+  broker.events.on("connected", retireReplaced);
+  sync?.events.on("connected", retireReplaced);
+  // Register on first connect: requests arrive over whichever broker the devices use.
+  const registration = { state, publish: (topic: string, payload: string) => (sync ?? broker).publish(topic, payload), changed, emit };
+  broker.events.on("published", (m) => handleRegistration(registration, m));
+  sync?.events.on("published", (m) => handleRegistration(registration, m));
   let throttle = { count: 0, seconds: 0 };
   let down = false;
 
@@ -104,6 +134,8 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
   const cloud: Cloud = {
     httpUrl: "",
     brokerUrl: `mqtts://localhost:${mosquitto ? mosquitto.port : broker.port}`,
+    mtlsBrokerUrl: mosquitto ? `mqtts://localhost:${mosquitto.extraPorts[0]!}` : undefined,
+    mosquittoBus: sync,
     state,
     broker,
     mosquitto,
@@ -134,9 +166,9 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
       state.data.serials = [...new Set([...state.data.serials, ...serials])];
       state.save();
     },
-    addSharedAccount(username, password, clientIdPattern = "^[0-9A-Za-z]{1,23}$") {
+    addSharedAccount(username, password, clientIdPattern = "^[0-9A-Za-z]{1,23}$", accountOptions = {}) {
       state.data.shared = state.data.shared.filter((s) => s.username !== username);
-      state.data.shared.push({ username, password, clientIdPattern });
+      state.data.shared.push({ username, password, clientIdPattern, ...(accountOptions.register ? { register: true } : {}) });
       state.save();
       void changed(username);
     },
@@ -146,15 +178,19 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
       emit("issued", `${account.owner}: login ${account.username}`);
       return changed(account.username);
     },
-    setEnabled(device, enabled) {
+    setEnabled(device, enabled, enableOptions = {}) {
       const creds = ownerOf(device);
+      const publishMode = !enabled && enableOptions.mode === "publish";
+      broker.refusePublishes(creds.map((c) => c.username), publishMode);
       const config = state.data.configs.find((c) => c.externalId === device || c.thingId === device);
       if (config) config.enabled = enabled;
       const reg = state.data.devices.find((d) => d.deviceId === device || d.serial === device);
       if (reg) reg.enabled = enabled;
       for (const c of creds) c.enabled = enabled;
       state.save();
-      void changed(...creds.map((c) => c.username));
+      // Publish mode leaves live sessions up: their next publish is what gets them dropped.
+      if (publishMode) void sync?.sync(creds.map((c) => c.username));
+      else void changed(...creds.map((c) => c.username));
       emit(enabled ? "enabled" : "disabled", device);
       return creds.length > 0 || config !== undefined || reg !== undefined;
     },
@@ -178,7 +214,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
       state.save();
       await changed(username);
       emit("rotate", `${device}: new credential ${username} pushed on ${old.commandTopic}${rotateOptions.refusable ? " (with a password the broker refuses)" : ""}`);
-      await broker.publish(old.commandTopic, JSON.stringify({ rotate: { username, password: rotateOptions.refusable ? `${password}-not` : password } }));
+      await (sync ?? broker).publish(old.commandTopic, JSON.stringify({ rotate: { username, password: rotateOptions.refusable ? `${password}-not` : password } }));
       return { username };
     },
     throttleRegistration(count, seconds) { throttle = { count, seconds }; },
@@ -191,6 +227,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
       for (const s of sockets) s.destroy();
       await closed;
       await broker.close();
+      await sync?.close();
       await mosquitto?.dispose();
     },
   };
@@ -214,6 +251,8 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     const path = (req.url ?? "/").split("?")[0]!;
     if (down) return send(res, 503, { error: "service unavailable" });
     const boot = /^\/(things|clients)\/bootstrap(\/secure)?\/([^/]+)$/.exec(path);
+    const limited = (boot || path === "/register") ? options.onboardingLimit?.take(boot ? boot[3] : limitKey(body)) : undefined;
+    if (limited && !limited.ok) return send(res, 429, { error: "too many requests" }, { "Retry-After": String(limited.retryAfterSeconds) });
     if (boot && req.method === "GET") return bootstrap(res, boot[1]!, boot[2] !== undefined, decodeURIComponent(boot[3]!), req.headers.authorization);
     if (path === "/register" && req.method === "POST") return register(res, body);
     if (path.startsWith("/admin/")) return admin(req, res, path, body);
@@ -223,7 +262,8 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
   // Status codes per generation: reference/cloud-protocols.md §1.4.
   function bootstrap(res: ServerResponse, family: string, secure: boolean, externalId: string, authorization: string | undefined): void {
     const g = cloud.generation;
-    if ((family === "clients") !== (g === "client")) return send(res, 404, { error: "not found" });
+    const clients = g === "client" || g === "client-v0.30";
+    if ((family === "clients") !== clients) return send(res, 404, { error: "not found" });
     const scheme = g === "raw" ? "" : g === "thing" ? "Thing " : "Client ";
     const legacy = g === "raw";
     let key: string | undefined = authorization;
@@ -234,7 +274,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     let serviceKey: Uint8Array | undefined;
     if (secure) {
       if (options.encryptKey === undefined) return send(res, 404, { error: "secure bootstrap not configured" });
-      serviceKey = serviceKeyBytes(options.encryptKey, g === "client" ? "ascii" : "hex");
+      serviceKey = serviceKeyBytes(options.encryptKey, clients ? "ascii" : "hex");
       const plain = decryptExternalKey(serviceKey, key);
       given = plain ? Buffer.from(plain) : undefined;
     }
@@ -248,16 +288,36 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     }
     // Only the newest generation gates bootstrap on the state; older ones hand out credentials
     // and the broker refuses them.
-    if (!config.enabled && g === "client") return send(res, 403, { error: "config is disabled" });
-    const prefix = g === "raw" ? "mainflux" : g === "thing" ? "thing" : "client";
-    const reply: Record<string, unknown> = {
-      [`${prefix}_id`]: config.thingId,
-      [g === "client" ? "client_secret" : `${prefix}_key`]: config.thingKey,
-      [g === "raw" ? "mainflux_channels" : "channels"]: config.channels,
-      ...(config.content !== undefined ? { content: config.content } : {}),
+    if (!config.enabled && clients) return send(res, 403, { error: "config is disabled" });
+    const certs = {
       ...(config.clientCert !== undefined ? { client_cert: config.clientCert, client_key: config.clientKey } : {}),
       ...(config.caCert !== undefined ? { ca_cert: config.caCert } : {}),
     };
+    let reply: Record<string, unknown>;
+    if (g === "client-v0.30") {
+      // v0.30 sends no credentials of its own: a profile template renders them into content. Ours
+      // renders the v0.20 field names plus whatever JSON object the operator put in the config.
+      config.configId ??= newId();
+      let custom: Record<string, unknown> = {};
+      try {
+        const parsed = config.content === undefined ? {} : (JSON.parse(config.content) as unknown);
+        if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) custom = parsed as Record<string, unknown>;
+      } catch {
+        custom = {};
+      }
+      const rendered = { ...custom, client_id: config.thingId, client_secret: config.thingKey, channels: config.channels };
+      reply = { id: config.configId, content: JSON.stringify(rendered), ...certs };
+      state.save();
+    } else {
+      const prefix = g === "raw" ? "mainflux" : g === "thing" ? "thing" : "client";
+      reply = {
+        [`${prefix}_id`]: config.thingId,
+        [g === "client" ? "client_secret" : `${prefix}_key`]: config.thingKey,
+        [g === "raw" ? "mainflux_channels" : "channels"]: config.channels,
+        ...(config.content !== undefined ? { content: config.content } : {}),
+        ...certs,
+      };
+    }
     emit("bootstrap", `${externalId} → ${config.thingId} (${g}${secure ? ", secure" : ""})`);
     const json = Buffer.from(JSON.stringify(reply));
     if (!secure) return send(res, 200, json);
@@ -341,6 +401,16 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
   if (!address || typeof address !== "object") throw new Error("cloud: no address");
   (cloud as { httpUrl: string }).httpUrl = `https://localhost:${address.port}`;
   return cloud;
+}
+
+/** The rate limit's client key of a registration: its serial, if the body has one. */
+function limitKey(body: Buffer): string | undefined {
+  try {
+    const serial = (JSON.parse(body.toString("utf8")) as { serial?: unknown }).serial;
+    return typeof serial === "string" ? serial : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -5,7 +5,12 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 
-export type Generation = "raw" | "thing" | "client";
+/**
+ * Device API generation of the bootstrap service: "raw" (Mainflux ≤0.12), "thing" (0.13, Magistrala
+ * v0.14–v0.15), "client" (SuperMQ v0.16, Magistrala v0.20), "client-v0.30" (Magistrala v0.30: same
+ * path and scheme as "client", reply {id, content, certs} with the credentials rendered into content).
+ */
+export type Generation = "raw" | "thing" | "client" | "client-v0.30";
 
 export interface ChannelRecord { id: string; name: string; metadata?: Record<string, unknown> }
 
@@ -14,6 +19,8 @@ export interface BootstrapConfigRecord {
   externalKey: string;
   thingId: string;
   thingKey: string;
+  /** Magistrala v0.30's enrollment (config) ID; set on first use. */
+  configId?: string;
   channels: ChannelRecord[];
   content?: string;
   clientCert?: string;
@@ -42,7 +49,24 @@ export interface CredentialRecordCloud {
 
 export interface RegisteredDevice { serial: string; deviceId: string; username: string; enabled: boolean; registeredAt: string }
 
-export interface SharedAccount { username: string; password: string; clientIdPattern: string }
+export interface SharedAccount {
+  username: string;
+  password: string;
+  clientIdPattern: string;
+  /** Register on first connect: a unit may ask for credentials of its own (shared-registration.ts). */
+  register?: boolean;
+}
+
+/** A client ID registered through a shared login, bound to the unit's Ed25519 key. */
+export interface SharedRegistration {
+  clientId: string;
+  nodeId: string;
+  publicKey: string;
+  /** The login currently issued to it. */
+  username: string;
+  /** Recent request nonces: a replayed request is refused. */
+  nonces: string[];
+}
 
 export interface CloudStateData {
   version: 1;
@@ -51,6 +75,8 @@ export interface CloudStateData {
   devices: RegisteredDevice[];
   shared: SharedAccount[];
   credentials: CredentialRecordCloud[];
+  /** Optional: state files written before register-on-first-connect lack it. */
+  registrations?: SharedRegistration[];
 }
 
 const empty = (): CloudStateData => ({ version: 1, configs: [], serials: [], devices: [], shared: [], credentials: [] });

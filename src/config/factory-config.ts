@@ -6,7 +6,7 @@ import { parseBrokerUrl, RecordError } from "../storage/credential-record.js";
 import { HttpError } from "../http/codec.js";
 import { parseHttpUrl } from "../http/url.js";
 
-export const STRATEGY_NAMES = ["stored", "bootstrap", "register", "shared"] as const;
+export const STRATEGY_NAMES = ["stored", "bootstrap", "register", "shared", "hub"] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 /** The three device-facing API generations of the Mainflux/Magistrala/SuperMQ bootstrap service. */
@@ -32,12 +32,18 @@ export interface BootstrapConfig {
   readonly generation: BootstrapGeneration;
   /** "mac" (default): the unit's MAC as AA:BB:CC:DD:EE:FF; "mac-hex": 12 hex digits; "node-id": the node ID. */
   readonly externalId: "mac" | "mac-hex" | "node-id";
-  /** The external key. One for the fleet here (same firmware); see the README on what that implies. */
-  readonly externalKey: string;
+  /**
+   * The external key: a literal string (one key for the whole fleet), or `{"nvs": key}`: a
+   * per-unit key written into the unit's NVS at manufacturing (like the PoP) and read through
+   * io.storage, so the same image serves every unit.
+   */
+  readonly externalKey: ExternalKeySource;
   /** Secure variant: AES-CFB with the deployment's shared key. */
   readonly secure?: { readonly key: string; readonly keyEncoding: "hex" | "ascii" };
   readonly ca?: string;
 }
+
+export type ExternalKeySource = string | { readonly nvs: string };
 
 export interface RegisterConfig {
   /** The self-registration endpoint, e.g. "https://cloud:8443/register". */
@@ -52,17 +58,64 @@ export interface SharedConfig {
   readonly password: string;
   /** Client ID = prefix + the MAC's 12 hex digits; kept within 23 characters of [0-9A-Za-z]. */
   readonly clientIdPrefix: string;
+  /**
+   * Register on first connect: use the shared login once to ask for credentials of the unit's own
+   * (src/onboarding/shared-register.ts), then connect with those and a persistent session.
+   */
+  readonly registerOnConnect?: { readonly timeoutMs: number };
 }
+
+/** "host:port" of a UDP peer, parsed. */
+export interface HostPort {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** Local base-station approval (src/onboarding/hub/PROTOCOL.md). */
+export interface HubConfig {
+  /** "secure" (default): JSON over HTTPS, hub key pinned on first use; "emoncms": the plain-HTTP text flow. */
+  readonly mode: "secure" | "emoncms";
+  /** mDNS name asked for when no DNS-SD service answers. */
+  readonly hostName: string;
+  /** DNS-SD service type ("_onboard-hub._tcp"); "" = no DNS-SD query. */
+  readonly service: string;
+  /** Where DNS queries go (224.0.0.251:5353 on a LAN). */
+  readonly mdnsServer: HostPort;
+  /** Port the UDP announcement arrives on; 0 = no UDP fallback. */
+  readonly udpPort: number;
+  /** API port when SRV did not give one. */
+  readonly port: number;
+  /** A fixed hub address (IPv4 or a name the platform resolves): no discovery. */
+  readonly address?: string;
+  readonly discoveryTimeoutMs: number;
+  readonly pollIntervalMs: number;
+  /** One pairing run waits this long for a person before giving up. */
+  readonly approvalTimeoutMs: number;
+  /** Display name = prefix + last 6 MAC hex digits. */
+  readonly namePrefix: string;
+  /** emoncms mode only (default port 8883): the hub's broker, at the hub's address; the text reply may override the port. */
+  readonly broker?: { readonly port: number; readonly ca?: string; readonly serverName?: string };
+}
+
+/** Strategies that bring their own broker: the top-level "broker" is optional when only these are chained. */
+const OWN_BROKER: readonly StrategyName[] = ["stored", "hub"];
 
 export interface FactoryConfig {
   readonly chain: readonly StrategyName[];
-  /** The fleet's broker (register and shared use it; bootstrap unless its reply names another). */
-  readonly broker: BrokerConfig;
+  /** The fleet's broker (register and shared use it; bootstrap unless its reply names another). Absent only when the chain is just stored/hub. */
+  readonly broker?: BrokerConfig;
   readonly bootstrap?: BootstrapConfig;
   readonly register?: RegisterConfig;
   readonly shared?: SharedConfig;
+  readonly hub?: HubConfig;
   /** Attempts per strategy for transient failures, and the delays between them. */
-  readonly retry: { readonly attempts: number; readonly initialMs: number; readonly maxMs: number };
+  readonly retry: {
+    readonly attempts: number; readonly initialMs: number; readonly maxMs: number;
+    /** Failed chain rounds in a row before the unit parks in "onboarding-failed"; absent = never park. */
+    readonly maxRounds?: number;
+    /** Parked: one more round after this long (default 1 hour). */
+    readonly parkedRetryMs?: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -83,7 +136,7 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
     }
   }
   const root = obj(json, "(root)");
-  known(root, "(root)", ["chain", "broker", "bootstrap", "register", "shared", "retry"]);
+  known(root, "(root)", ["chain", "broker", "bootstrap", "register", "shared", "hub", "retry"]);
   const chainRaw = root.chain;
   if (!Array.isArray(chainRaw) || chainRaw.length === 0) throw new ConfigError("chain", `must be a non-empty array of ${STRATEGY_NAMES.join(" | ")}`);
   const chain: StrategyName[] = [];
@@ -95,19 +148,26 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
     chain.push(name as StrategyName);
   });
 
-  const b = obj(root.broker, "broker");
-  known(b, "broker", ["url", "ca", "serverName"]);
-  const brokerUrl = str(b.url, "broker.url");
-  try {
-    parseBrokerUrl(brokerUrl);
-  } catch (e) {
-    throw new ConfigError("broker.url", e instanceof RecordError ? e.message : "is not an mqtts:// URL");
+  const needsBroker = chain.filter((name) => !OWN_BROKER.includes(name));
+  if (root.broker === undefined && needsBroker.length > 0) {
+    throw new ConfigError("broker", `is required: ${needsBroker.join(", ")} connect${needsBroker.length === 1 ? "s" : ""} to the fleet's broker (only stored and hub bring their own)`);
   }
-  const broker: BrokerConfig = { url: brokerUrl, ...optPem(b.ca, "broker.ca"), ...optStr(b.serverName, "broker.serverName", "serverName") };
+  let broker: BrokerConfig | undefined;
+  if (root.broker !== undefined) {
+    const b = obj(root.broker, "broker");
+    known(b, "broker", ["url", "ca", "serverName"]);
+    const brokerUrl = str(b.url, "broker.url");
+    try {
+      parseBrokerUrl(brokerUrl);
+    } catch (e) {
+      throw new ConfigError("broker.url", e instanceof RecordError ? e.message : "is not an mqtts:// URL");
+    }
+    broker = { url: brokerUrl, ...optPem(b.ca, "broker.ca"), ...optStr(b.serverName, "broker.serverName", "serverName") };
+  }
 
   const config: { -readonly [K in keyof FactoryConfig]: FactoryConfig[K] } = {
     chain,
-    broker,
+    ...(broker ? { broker } : {}),
     retry: { attempts: 3, initialMs: 2_000, maxMs: 60_000 },
   };
 
@@ -133,7 +193,7 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
       url: httpUrl(s.url, "bootstrap.url"),
       generation,
       externalId: s.externalId === undefined ? "mac" : oneOf(s.externalId, "bootstrap.externalId", ["mac", "mac-hex", "node-id"] as const),
-      externalKey: nonEmpty(s.externalKey, "bootstrap.externalKey"),
+      externalKey: externalKeySource(s.externalKey),
       ...(secure ? { secure } : {}),
       ...optPem(s.ca, "bootstrap.ca"),
     };
@@ -157,25 +217,128 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
 
   if (root.shared !== undefined) {
     const s = obj(root.shared, "shared");
-    known(s, "shared", ["username", "password", "clientIdPrefix"]);
+    known(s, "shared", ["username", "password", "clientIdPrefix", "registerOnConnect"]);
     const clientIdPrefix = s.clientIdPrefix === undefined ? "d" : str(s.clientIdPrefix, "shared.clientIdPrefix");
     if (!/^[0-9A-Za-z]{0,11}$/.test(clientIdPrefix)) throw new ConfigError("shared.clientIdPrefix", "must be at most 11 characters of [0-9A-Za-z] (the client ID adds 12 MAC digits; 23 is the portable limit)");
-    config.shared = { username: nonEmpty(s.username, "shared.username"), password: nonEmpty(s.password, "shared.password"), clientIdPrefix };
+    let registerOnConnect: SharedConfig["registerOnConnect"];
+    if (s.registerOnConnect === true) registerOnConnect = { timeoutMs: 15_000 };
+    else if (s.registerOnConnect !== undefined && s.registerOnConnect !== false) {
+      const r = obj(s.registerOnConnect, "shared.registerOnConnect");
+      known(r, "shared.registerOnConnect", ["timeoutMs"]);
+      registerOnConnect = { timeoutMs: int(r.timeoutMs ?? 15_000, "shared.registerOnConnect.timeoutMs", 100, 600_000) };
+    }
+    config.shared = {
+      username: nonEmpty(s.username, "shared.username"), password: nonEmpty(s.password, "shared.password"), clientIdPrefix,
+      ...(registerOnConnect ? { registerOnConnect } : {}),
+    };
   }
+
+  if (root.hub !== undefined) config.hub = parseHubConfig(root.hub);
 
   if (root.retry !== undefined) {
     const r = obj(root.retry, "retry");
-    known(r, "retry", ["attempts", "initialMs", "maxMs"]);
+    known(r, "retry", ["attempts", "initialMs", "maxMs", "maxRounds", "parkedRetryMs"]);
     const attempts = int(r.attempts ?? config.retry.attempts, "retry.attempts", 1, 100);
     const initialMs = int(r.initialMs ?? config.retry.initialMs, "retry.initialMs", 1, 3_600_000);
     const maxMs = int(r.maxMs ?? config.retry.maxMs, "retry.maxMs", initialMs, 3_600_000);
-    config.retry = { attempts, initialMs, maxMs };
+    config.retry = {
+      attempts, initialMs, maxMs,
+      ...(r.maxRounds !== undefined ? { maxRounds: int(r.maxRounds, "retry.maxRounds", 1, 1_000_000) } : {}),
+      ...(r.parkedRetryMs !== undefined ? { parkedRetryMs: int(r.parkedRetryMs, "retry.parkedRetryMs", 1, 7 * 86_400_000) } : {}),
+    };
   }
 
   for (const name of chain) {
     if (name !== "stored" && config[name] === undefined) throw new ConfigError(name, `the chain names "${name}" but there is no "${name}" section`);
   }
   return config;
+}
+
+function parseHubConfig(value: unknown): HubConfig {
+  const h = obj(value, "hub");
+  known(h, "hub", ["mode", "hostName", "service", "mdnsServer", "udpPort", "port", "address", "discoveryTimeoutMs", "pollIntervalMs", "approvalTimeoutMs", "namePrefix", "broker"]);
+  const mode = h.mode === undefined ? "secure" : oneOf(h.mode, "hub.mode", ["secure", "emoncms"] as const);
+  const hostName = h.hostName === undefined ? "emonpi.local" : dnsName(h.hostName, "hub.hostName");
+  const service = h.service === undefined ? "_onboard-hub._tcp" : str(h.service, "hub.service");
+  if (service !== "" && !/^_[0-9A-Za-z-]{1,15}\._(tcp|udp)$/.test(service)) throw new ConfigError("hub.service", 'must be a DNS-SD service type like "_onboard-hub._tcp", or "" for none');
+  const mdnsServer = hostPort(h.mdnsServer ?? "224.0.0.251:5353", "hub.mdnsServer");
+  const udpPort = int(h.udpPort ?? 5005, "hub.udpPort", 0, 65535);
+  const port = int(h.port ?? (mode === "secure" ? 8443 : 80), "hub.port", 1, 65535);
+  const address = h.address === undefined ? undefined : hubAddress(h.address, "hub.address");
+  const discoveryTimeoutMs = int(h.discoveryTimeoutMs ?? 10_000, "hub.discoveryTimeoutMs", 100, 600_000);
+  const pollIntervalMs = int(h.pollIntervalMs ?? 10_000, "hub.pollIntervalMs", 100, 600_000);
+  const approvalTimeoutMs = int(h.approvalTimeoutMs ?? 600_000, "hub.approvalTimeoutMs", 1_000, 86_400_000);
+  const namePrefix = h.namePrefix === undefined ? "ESP32-" : str(h.namePrefix, "hub.namePrefix");
+  if (!/^[\x20-\x7e]{0,26}$/.test(namePrefix)) throw new ConfigError("hub.namePrefix", "must be at most 26 printable ASCII characters (the name adds 6 MAC digits; 32 is the limit)");
+  let broker: HubConfig["broker"];
+  if (h.broker !== undefined) {
+    const b = obj(h.broker, "hub.broker");
+    known(b, "hub.broker", ["port", "ca", "serverName"]);
+    broker = { port: int(b.port ?? 8883, "hub.broker.port", 1, 65535), ...optPem(b.ca, "hub.broker.ca"), ...optStr(b.serverName, "hub.broker.serverName", "serverName") };
+  }
+  if (mode === "secure" && broker !== undefined) throw new ConfigError("hub.broker", 'is used only with "mode": "emoncms" (a secure hub sends its broker with the credentials)');
+  // emoncms' text reply names no CA: without hub.broker.ca the platform's root store must know the broker.
+  if (mode === "emoncms" && broker === undefined) broker = { port: 8883 };
+  return {
+    mode, hostName, service, mdnsServer, udpPort, port, discoveryTimeoutMs, pollIntervalMs, approvalTimeoutMs, namePrefix,
+    ...(address !== undefined ? { address } : {}),
+    ...(broker !== undefined ? { broker } : {}),
+  };
+}
+
+function dnsName(value: unknown, path: string): string {
+  const s = nonEmpty(value, path);
+  if (s.length > 253 || !s.split(".").every((label) => /^[0-9A-Za-z_]([0-9A-Za-z_-]{0,61}[0-9A-Za-z])?$/.test(label))) {
+    throw new ConfigError(path, "must be a DNS name like emonpi.local");
+  }
+  return s;
+}
+
+function hubAddress(value: unknown, path: string): string {
+  const s = str(value, path);
+  if (/^[\d.]+$/.test(s)) return ipv4(s, path);
+  try {
+    return dnsName(s, path);
+  } catch {
+    throw new ConfigError(path, "must be an IPv4 address or a host name");
+  }
+}
+
+function ipv4(value: unknown, path: string): string {
+  const s = str(value, path);
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (!m || m.slice(1).some((part) => Number(part) > 255)) throw new ConfigError(path, "must be an IPv4 address like 192.168.1.10");
+  return s;
+}
+
+function hostPort(value: unknown, path: string): HostPort {
+  // The validated form ({address, port}) is accepted too, so a parsed config parses again.
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    const o = value as Record<string, unknown>;
+    known(o, path, ["address", "port"]);
+    return hostPort(`${str(o.address, `${path}.address`)}:${int(o.port, `${path}.port`, 1, 65535)}`, path);
+  }
+  const s = str(value, path);
+  const colon = s.lastIndexOf(":");
+  const port = colon < 0 ? NaN : Number(s.slice(colon + 1));
+  if (colon < 0 || !/^\d{1,5}$/.test(s.slice(colon + 1)) || port < 1 || port > 65535) throw new ConfigError(path, 'must be "address:port", e.g. "224.0.0.251:5353"');
+  return { address: ipv4(s.slice(0, colon), path), port };
+}
+
+// Keys the credential store owns: a factory-written external key must not overwrite them.
+const STORE_KEYS = ["cred.a", "cred.b"];
+
+function externalKeySource(value: unknown): ExternalKeySource {
+  if (typeof value === "string") return nonEmpty(value, "bootstrap.externalKey");
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ConfigError("bootstrap.externalKey", 'must be a string or {"nvs": "<NVS key>"}');
+  }
+  const o = value as Record<string, unknown>;
+  known(o, "bootstrap.externalKey", ["nvs"]);
+  const key = str(o.nvs, "bootstrap.externalKey.nvs");
+  if (!/^[0-9A-Za-z._-]{1,15}$/.test(key)) throw new ConfigError("bootstrap.externalKey.nvs", "must be an NVS key: 1 to 15 characters of [0-9A-Za-z._-]");
+  if (STORE_KEYS.includes(key)) throw new ConfigError("bootstrap.externalKey.nvs", `"${key}" belongs to the credential store`);
+  return { nvs: key };
 }
 
 function obj(value: unknown, path: string): Record<string, unknown> {

@@ -11,6 +11,8 @@ import { joinPath } from "../http/url.js";
 import { Secret } from "../secrets/secret.js";
 import type { MqttCredentials } from "../storage/credential-record.js";
 import { parseBrokerUrl } from "../storage/credential-record.js";
+import { boardClientKeyProblem } from "./client-key.js";
+import { ExternalKeyError, resolveExternalKey } from "./external-key.js";
 import { decryptReply, encryptExternalKey, SecureBootstrapError, serviceKeyBytes } from "./secure-bootstrap.js";
 import { fail, macDigits, type OnboardingContext, type Strategy, type StrategyFailure, type StrategyResult } from "./strategy.js";
 
@@ -22,6 +24,8 @@ export interface BootstrapChannel {
 }
 
 export interface BootstrapReply {
+  /** Magistrala v0.30's config (enrollment) ID, when the reply came in that shape. */
+  readonly configId?: string;
   readonly id: string;
   readonly key: Secret;
   readonly channels: readonly BootstrapChannel[];
@@ -38,20 +42,30 @@ export class BootstrapReplyError extends Error {
 const PREFIX: Record<BootstrapGeneration, string> = { raw: "/things/bootstrap", thing: "/things/bootstrap", client: "/clients/bootstrap" };
 const SCHEME: Record<BootstrapGeneration, string> = { raw: "", thing: "Thing ", client: "Client " };
 
-/** URL and Authorization header of the request; `iv` (16 random bytes) only for the secure variant. */
-export function bootstrapRequest(config: BootstrapConfig, externalId: string, iv?: Uint8Array): { url: string; authorization: Secret } {
+/**
+ * URL and Authorization header of the request; `iv` (16 random bytes) only for the secure variant.
+ * `externalKey`: the key resolved from its source (resolveExternalKey); may be left out when the
+ * config holds the key itself.
+ */
+export function bootstrapRequest(config: BootstrapConfig, externalId: string, iv?: Uint8Array, externalKey?: Secret): { url: string; authorization: Secret } {
   const base = config.url.replace(/\/+$/, "") + PREFIX[config.generation] + (config.secure ? "/secure" : "");
-  let credential = config.externalKey;
+  let key = externalKey?.revealString();
+  if (key === undefined) {
+    if (typeof config.externalKey !== "string") throw new ExternalKeyError("missing", `the external key lives in NVS "${config.externalKey.nvs}": resolve it first`);
+    key = config.externalKey;
+  }
+  let credential = key;
   if (config.secure) {
     if (!iv) throw new SecureBootstrapError("the secure variant needs an IV");
-    credential = encryptExternalKey(serviceKeyBytes(config.secure.key, config.secure.keyEncoding), iv, config.externalKey);
+    credential = encryptExternalKey(serviceKeyBytes(config.secure.key, config.secure.keyEncoding), iv, key);
   }
   return { url: joinPath(base, externalId), authorization: Secret.fromString(SCHEME[config.generation] + credential) };
 }
 
 /**
- * The reply JSON in any of the three shapes (mainflux_*, thing_*, client_*): field names changed
- * between releases while the meaning did not, and the firmware must outlive a server upgrade.
+ * The reply JSON in any of the shapes (mainflux_*, thing_*, client_*, and Magistrala v0.30's
+ * {id, content, …} with the credentials rendered into content): field names changed between
+ * releases while the meaning did not, and the firmware must outlive a server upgrade.
  */
 export function parseBootstrapReply(text: string): BootstrapReply {
   let json: unknown;
@@ -61,9 +75,26 @@ export function parseBootstrapReply(text: string): BootstrapReply {
     throw new BootstrapReplyError("bootstrap reply is not JSON");
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw new BootstrapReplyError("bootstrap reply is not a JSON object");
-  const o = json as Record<string, unknown>;
-  const shape = ["client", "thing", "mainflux"].find((p) => o[`${p}_id`] !== undefined || o[`${p}_key`] !== undefined || o[`${p}_secret`] !== undefined);
-  if (!shape) throw new BootstrapReplyError("bootstrap reply has no client_*, thing_* or mainflux_* credentials");
+  const outer = json as Record<string, unknown>;
+  let o = outer;
+  let shape = credentialShape(o);
+  if (!shape) {
+    // Magistrala v0.30 answers {id, content, client_cert, client_key, ca_cert}: no credentials or
+    // channels of its own; the operator's profile template renders them into `content`. Our
+    // convention: content is a JSON object with the v0.20 field names (client_id, client_secret,
+    // channels, optional broker_url).
+    if (typeof outer.id !== "string" || typeof outer.content !== "string") throw new BootstrapReplyError("bootstrap reply has no client_*, thing_* or mainflux_* credentials");
+    let inner: unknown;
+    try {
+      inner = JSON.parse(outer.content);
+    } catch {
+      throw new BootstrapReplyError("Magistrala v0.30 reply: content is not JSON, so it carries no credentials");
+    }
+    if (typeof inner !== "object" || inner === null || Array.isArray(inner)) throw new BootstrapReplyError("Magistrala v0.30 reply: content is not a JSON object");
+    o = inner as Record<string, unknown>;
+    shape = credentialShape(o);
+    if (!shape) throw new BootstrapReplyError("Magistrala v0.30 reply: the rendered content has no client_id/client_secret");
+  }
   const id = o[`${shape}_id`];
   const key = shape === "client" ? o.client_secret : o[`${shape}_key`];
   if (typeof id !== "string" || id.length === 0) throw new BootstrapReplyError(`${shape}_id must be a non-empty string`);
@@ -80,8 +111,9 @@ export function parseBootstrapReply(text: string): BootstrapReply {
       channels.push({ id: ch.id, ...(typeof ch.name === "string" ? { name: ch.name } : {}), ...(typeof type === "string" ? { type } : {}) });
     });
   }
+  // Certificates and content sit in the outer object in every generation (v0.30 included).
   const optional = (name: string): string | undefined => {
-    const v = o[name];
+    const v = outer[name];
     if (v === undefined || v === null || v === "") return undefined;
     if (typeof v !== "string") throw new BootstrapReplyError(`${name} must be a string`);
     return v;
@@ -92,6 +124,7 @@ export function parseBootstrapReply(text: string): BootstrapReply {
   const caCert = optional("ca_cert");
   if ((clientCert === undefined) !== (clientKey === undefined)) throw new BootstrapReplyError("client_cert and client_key must come together");
   return {
+    ...(o !== outer ? { configId: outer.id as string } : {}),
     id,
     key: Secret.fromString(key),
     channels,
@@ -100,6 +133,10 @@ export function parseBootstrapReply(text: string): BootstrapReply {
     ...(clientKey !== undefined ? { clientKey: Secret.fromString(clientKey) } : {}),
     ...(caCert !== undefined ? { caCert } : {}),
   };
+}
+
+function credentialShape(o: Record<string, unknown>): string | undefined {
+  return ["client", "thing", "mainflux"].find((p) => o[`${p}_id`] !== undefined || o[`${p}_key`] !== undefined || o[`${p}_secret`] !== undefined);
 }
 
 /** Status → typed failure, per generation (cloud-protocols.md §1.4). Undefined for success. */
@@ -173,12 +210,22 @@ export function bootstrapStrategy(config: BootstrapConfig, broker: BrokerConfig)
     async obtain(ctx: OnboardingContext): Promise<StrategyResult> {
       const externalId = externalIdOf(config, ctx);
       if (externalId === undefined) return fail("not-applicable", "MAC not readable yet (Wi-Fi not started)");
+      let externalKey: Secret;
+      try {
+        externalKey = resolveExternalKey(config.externalKey, ctx.io.storage);
+      } catch (e) {
+        if (e instanceof ExternalKeyError) {
+          ctx.log.error("external-key", { problem: e.problem, detail: e.message });
+          return fail("not-applicable", e.message);
+        }
+        throw e;
+      }
       let iv: Uint8Array | undefined;
       if (config.secure) {
         iv = new Uint8Array(16);
         ctx.io.random(iv);
       }
-      const request = bootstrapRequest(config, externalId, iv);
+      const request = bootstrapRequest(config, externalId, iv, externalKey);
       ctx.log.info("bootstrap-request", { generation: config.generation, secure: config.secure !== undefined, externalId, authorization: request.authorization });
       let response: HttpResponse;
       try {
@@ -196,6 +243,8 @@ export function bootstrapStrategy(config: BootstrapConfig, broker: BrokerConfig)
         let plain = response.body;
         if (config.secure) plain = decryptReply(serviceKeyBytes(config.secure.key, config.secure.keyEncoding), plain);
         const reply = parseBootstrapReply(fromUtf8(plain));
+        const keyProblem = reply.clientKey ? boardClientKeyProblem(reply.clientKey) : undefined;
+        if (keyProblem) return fail("malformed-reply", keyProblem);
         const mqtt = credentialsFromReply(reply, broker);
         return { ok: true, credentials: { mqtt, state: { externalId, generation: config.generation, channels: reply.channels.length } } };
       } catch (e) {

@@ -12,6 +12,7 @@ import { startCloud, type Cloud } from "../../host-sim/cloud/cloud.js";
 import { createSimDevice, type HostSimDevice } from "../../host-sim/sim-device.js";
 import { parseFactoryConfig, type FactoryConfig } from "../../src/config/factory-config.js";
 import { Device, type DeviceEvent } from "../../src/lifecycle/device.js";
+import { httpFetch } from "../../src/http/client.js";
 import { MqttClient } from "../../src/mqtt/client.js";
 import type { StrategyFailure } from "../../src/onboarding/strategy.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
@@ -168,6 +169,67 @@ describe("bootstrap strategy against the reference cloud", () => {
   });
 });
 
+describe("bootstrap: per-unit external key from NVS", () => {
+  test("one factory config, two units with their own keys written at manufacturing → both online; a unit without it: typed, online once written", async () => {
+    cloud.generation = "client";
+    const config = factory({ chain: ["stored", "bootstrap"], bootstrap: { url: cloud.httpUrl, generation: "client", externalKey: { nvs: "bs.key" }, ca: pki.caPem } });
+    const units = [nextMac(), nextMac()].map((mac, i) => {
+      const key = `unit-key-${i}-${mac}`;
+      cloud.addBootstrapConfig({ externalId: mac, externalKey: key });
+      const sim = createSimDevice({ mac });
+      sim.io.storage.write("bs.key", new TextEncoder().encode(key)); // the factory line
+      return { run: boot(config, mac, sim), key };
+    });
+    for (const { run } of units) await until("online", () => run.device.state === "online");
+    for (const { run, key } of units) noSecretsLogged(run, key);
+    units.forEach(({ run }) => stop(run));
+
+    const mac = nextMac();
+    cloud.addBootstrapConfig({ externalId: mac, externalKey: "late-key" });
+    const sim = createSimDevice({ mac });
+    const run = boot(config, mac, sim);
+    await until("typed failure", () => run.failures.some((f) => f.strategy === "bootstrap"));
+    const failure = run.failures.find((f) => f.strategy === "bootstrap")!.failure;
+    assert.equal(failure.kind, "not-applicable");
+    assert.match(failure.detail, /external key not provisioned: NVS key "bs.key" is absent/);
+    assert.notEqual(run.device.state, "online");
+    sim.io.storage.write("bs.key", new TextEncoder().encode("late-key"));
+    await until("online once the key is there", () => run.device.state === "online");
+    stop(run);
+  });
+});
+
+describe("bootstrap: Magistrala v0.30 reply shape", () => {
+  for (const secure of [false, true]) {
+    test(`v0.30${secure ? " secure" : ""}: reply is {id, content} with the credentials rendered into content → online`, async () => {
+      cloud.generation = "client-v0.30";
+      const mac = nextMac();
+      const config = cloud.addBootstrapConfig({ externalId: mac, externalKey: "v030-key", content: JSON.stringify({ broker_url: cloud.brokerUrl }) });
+      if (!secure) {
+        // The wire shape itself: no credentials at the top level.
+        const probe = createSimDevice();
+        const res = await httpFetch(probe.io, `${cloud.httpUrl}/clients/bootstrap/${encodeURIComponent(mac)}`, { ca: pki.caPem, headers: { Authorization: "Client v030-key" } });
+        probe.io.shutdown();
+        const body = JSON.parse(new TextDecoder().decode(res.body)) as Record<string, unknown>;
+        assert.deepEqual(Object.keys(body).sort(), ["content", "id"]);
+        assert.equal((JSON.parse(body.content as string) as { client_id: string }).client_id, config.thingId);
+      }
+      const run = boot(factory({
+        chain: ["stored", "bootstrap"],
+        bootstrap: { url: cloud.httpUrl, generation: "client", externalKey: "v030-key", ca: pki.caPem, ...(secure ? { secure: { key: ENCRYPT_KEY } } : {}) },
+      }), mac);
+      await until("online", () => run.device.state === "online");
+      const stored = new CredentialStore(run.sim.io.storage).load();
+      assert.ok(stored.status === "ok" && stored.record.mqtt?.username === config.thingId);
+      assert.equal(stored.status === "ok" && stored.record.mqtt?.topics?.telemetry, `channels/${config.channels[0]!.id}/messages`);
+      await until("status published on the data channel", () => publishedTopics.includes(`channels/${config.channels[0]!.id}/messages/status`));
+      noSecretsLogged(run, config.thingKey);
+      stop(run);
+      cloud.generation = "client";
+    });
+  }
+});
+
 describe("register strategy against the reference cloud", () => {
   const registerConfig = () => factory({ chain: ["stored", "register"], register: { url: `${cloud.httpUrl}/register`, ca: pki.caPem } });
 
@@ -243,10 +305,62 @@ describe("shared strategy against the reference cloud", () => {
     const clone = boot(config, mac); // e.g. a cloned MAC
     await until("clone refused", () => clone.states.some((s) => s.startsWith("onboarding-backoff")));
     assert.ok(clone.states.some((s) => s === "needs-onboarding: broker refused: identifier-rejected"), clone.states.join("\n"));
-    assert.ok(clone.failures.some((f) => f.strategy === "shared" && f.failure.kind === "refused" && /already in use/.test(f.failure.detail)));
+    // The typed strategy failure comes with the next chain round (the lifecycle backs off first).
+    await until("typed refusal", () => clone.failures.some((f) => f.strategy === "shared" && f.failure.kind === "refused" && /already in use/.test(f.failure.detail)));
     stop(first);
     await until("clone online once the ID is free", () => clone.device.state === "online");
     stop(clone);
+  });
+});
+
+describe("shared strategy: register on first connect (embedded broker)", () => {
+  test("shared login once → own credentials → online with a persistent session; a clone with another key is refused; a factory-reset unit registers again", async () => {
+    cloud.addSharedAccount("class-r", "shared-password-r", undefined, { register: true });
+    const config = factory({ chain: ["stored", "shared"], shared: { username: "class-r", password: "shared-password-r", clientIdPrefix: "esp", registerOnConnect: { timeoutMs: 5_000 } } });
+    const mac = nextMac();
+    const clientId = `esp${mac.replace(/:/g, "")}`;
+    const logins: string[] = [];
+    cloud.broker.events.on("connected", (c) => { if (c.clientId === clientId) logins.push(c.username ?? ""); });
+    const first = boot(config, mac);
+    await until("online", () => first.device.state === "online");
+    const own = new CredentialStore(first.sim.io.storage).load();
+    assert.ok(own.status === "ok");
+    const mine = own.record.mqtt!;
+    assert.equal(mine.clientId, clientId);
+    assert.notEqual(mine.username, "class-r");
+    assert.deepEqual(own.record.strategy, { name: "shared", state: { shared: true, registered: true } });
+    assert.deepEqual(logins, ["class-r", mine.username], "the shared login once, then its own");
+    noSecretsLogged(first, "shared-password-r", mine.password!.revealString());
+
+    // Persistent session: a command queued while the unit is off reaches it after the reboot.
+    first.device.shutdown();
+    const rebooted = boot(config, mac, first.sim.reboot());
+    const sessions: boolean[] = [];
+    rebooted.device.on((e) => { if (e.type === "mqtt" && e.event.type === "online") sessions.push(e.event.sessionPresent); });
+    await until("online again", () => rebooted.device.state === "online");
+    assert.deepEqual(sessions, [true], "the broker kept the session (clean session off)");
+
+    // A clone (same MAC, another identity) while the unit is online: the ID is in use (CONNACK 2).
+    const clone = boot(config, mac);
+    await until("clone refused", () => clone.failures.some((f) => f.strategy === "shared"));
+    assert.deepEqual(clone.failures.find((f) => f.strategy === "shared")!.failure, { kind: "refused", detail: `client ID ${clientId} is already in use`, status: 2 });
+    stop(clone);
+    // With the unit offline the clone gets in with the shared login, but the ID is bound to the unit's key.
+    stop(rebooted);
+    const clone2 = boot(config, mac);
+    await until("clone refused by the cloud", () => clone2.failures.some((f) => f.strategy === "shared"));
+    assert.deepEqual(clone2.failures.find((f) => f.strategy === "shared")!.failure, { kind: "refused", detail: `client ID ${clientId} is registered to another unit` });
+    stop(clone2);
+
+    // Factory reset keeps the identity: the same unit registers again, the old login is revoked.
+    const again = boot(config, mac, rebooted.sim.reboot());
+    await until("online", () => again.device.state === "online");
+    again.device.factoryReset();
+    await until("registered again", () => again.states.filter((x) => x === "online").length >= 2);
+    const renewed = new CredentialStore(again.sim.io.storage).load();
+    assert.ok(renewed.status === "ok" && renewed.record.mqtt!.username !== mine.username);
+    assert.equal(cloud.state.credential(mine.username!), undefined, "old login revoked");
+    stop(again);
   });
 });
 

@@ -1,0 +1,77 @@
+// The cloud's half of register-on-first-connect (device half and wire: src/onboarding/shared-register.ts).
+// A request arrives on register/<C>/request, where the broker's ACLs let only a session with client
+// ID C publish; the reply goes to register/<C>/reply, which only such a session receives. The
+// client ID is bound to the first Ed25519 key that registers it: the same unit (same key) may
+// register again and gets a fresh login (the old one is revoked), any other key is refused.
+import { fromHex, toHex } from "../../src/bytes/bytes.js";
+import { verify } from "../../src/identity/ed25519.js";
+import { nodeIdOf } from "../../src/identity/identity.js";
+import { registrationMessage, replyTopic } from "../../src/onboarding/shared-register.js";
+import { newId, newSecret, type CloudState } from "./state.js";
+
+export interface RegistrationDeps {
+  readonly state: CloudState;
+  publish(topic: string, payload: string): Promise<void>;
+  /** Make the brokers enforce these usernames' current state. */
+  changed(...usernames: string[]): Promise<void>;
+  emit(what: string, detail: string): void;
+}
+
+const REQUEST = /^register\/([0-9A-Za-z]{1,23})\/request$/;
+
+/** Handles one published message; ignores anything that is not a registration request. */
+export function handleRegistration(deps: RegistrationDeps, message: { clientId: string; topic: string; payload: Buffer }): void {
+  const m = REQUEST.exec(message.topic);
+  if (!m) return;
+  const clientId = m[1]!;
+  // The embedded broker names the publisher; Mosquitto's ACL file already confined it to C.
+  if (message.clientId !== "" && message.clientId !== clientId) return;
+  void answer(deps, clientId, message.payload).catch((e: unknown) => deps.emit("register-error", `${clientId}: ${e instanceof Error ? e.message : "failed"}`));
+}
+
+async function answer(deps: RegistrationDeps, clientId: string, payload: Buffer): Promise<void> {
+  const { state } = deps;
+  const reply = (body: Record<string, unknown>) => deps.publish(replyTopic(clientId), JSON.stringify({ v: 1, ...body }));
+  const refuse = (error: string, detail: string) => {
+    deps.emit("register-refused", `${clientId}: ${error}`);
+    return reply({ error, detail });
+  };
+  let req: Record<string, unknown>;
+  try {
+    const json = JSON.parse(payload.toString("utf8")) as unknown;
+    if (typeof json !== "object" || json === null || Array.isArray(json)) throw new Error("not an object");
+    req = json as Record<string, unknown>;
+  } catch {
+    return refuse("bad-request", "request is not a JSON object");
+  }
+  const hex = (v: unknown, bytes: number) => typeof v === "string" && v.length === bytes * 2 && /^[0-9a-f]+$/.test(v);
+  if (req.v !== 1 || typeof req.nodeId !== "string" || !hex(req.publicKey, 32) || !hex(req.nonce, 16) || !hex(req.signature, 64)) {
+    return refuse("bad-request", "request needs v:1, nodeId, publicKey, nonce and signature");
+  }
+  if (!state.data.shared.some((s) => s.register)) return refuse("not-enabled", "no shared account registers devices");
+  const publicKey = fromHex(req.publicKey as string);
+  const nonce = req.nonce as string;
+  if (nodeIdOf({ publicKey }) !== req.nodeId || !verify(fromHex(req.signature as string), registrationMessage(clientId, req.nodeId, nonce), publicKey)) {
+    return refuse("bad-request", "signature does not verify");
+  }
+  if (state.data.credentials.some((c) => c.clientId === clientId && c.owner !== `shared:${clientId}`)) {
+    return refuse("client-id-taken", "the client ID belongs to a device registered another way");
+  }
+  const registrations = (state.data.registrations ??= []);
+  const existing = registrations.find((r) => r.clientId === clientId);
+  if (existing && existing.publicKey !== toHex(publicKey)) return refuse("client-id-taken", "the client ID is registered to another unit");
+  if (existing?.nonces.includes(nonce)) return refuse("replayed", "this request was seen before");
+
+  const username = newId();
+  const password = newSecret(24);
+  const old = existing?.username;
+  if (old !== undefined) state.revoke(old);
+  state.issue({ username, password, clientId, topics: [`devices/${clientId}`], owner: `shared:${clientId}`, commandTopic: `devices/${clientId}/cmd` });
+  const nonces = [...(existing?.nonces ?? []), nonce].slice(-20);
+  state.data.registrations = [...registrations.filter((r) => r.clientId !== clientId), { clientId, nodeId: req.nodeId, publicKey: toHex(publicKey), username, nonces }];
+  state.save();
+  // Answer once the broker accepts the new login, so the unit's next CONNECT cannot race it.
+  await deps.changed(...(old !== undefined ? [old] : []), username);
+  deps.emit("registered", `${clientId} → own login${old !== undefined ? " (registered again: old login revoked)" : ""}`);
+  await reply({ username, password });
+}

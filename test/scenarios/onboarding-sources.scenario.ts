@@ -1,0 +1,125 @@
+// Where onboarding inputs come from and what shapes it accepts: the per-unit external key read
+// from the unit's NVS, Magistrala v0.30's bootstrap reply (credentials rendered into content), and
+// the board's rule that mTLS client keys are PKCS#8 RSA. Runs on Node and inside XS.
+import { toBase64, utf8 } from "../../src/bytes/bytes.js";
+import { ConfigError, parseFactoryConfig, type BootstrapConfig } from "../../src/config/factory-config.js";
+import { bootstrapRequest, bootstrapStrategy, BootstrapReplyError, credentialsFromReply, parseBootstrapReply } from "../../src/onboarding/bootstrap.js";
+import { boardClientKeyProblem } from "../../src/onboarding/client-key.js";
+import { ExternalKeyError, resolveExternalKey } from "../../src/onboarding/external-key.js";
+import { Logger } from "../../src/log/logger.js";
+import { generateIdentity } from "../../src/identity/identity.js";
+import { Secret } from "../../src/secrets/secret.js";
+import { fromHex, fromUtf8 } from "../../src/bytes/bytes.js";
+import { verify } from "../../src/identity/ed25519.js";
+import { nodeIdOf } from "../../src/identity/identity.js";
+import { encodeRegistrationRequest, parseRegistrationReply, registrationErrorFailure, registrationMessage, SharedReplyError } from "../../src/onboarding/shared-register.js";
+import { check, checkEqual, checkThrows, type Scenario } from "./harness.js";
+
+const nvsConfig = (key: string): BootstrapConfig => ({ url: "https://cloud:9013", generation: "client", externalId: "mac", externalKey: { nvs: key } });
+
+// A PKCS#8 PrivateKeyInfo skeleton with the given algorithm OID (the checker reads structure only).
+function pkcs8(oid: readonly number[]): string {
+  const alg = [0x30, oid.length + 4, 0x06, oid.length, ...oid, 0x05, 0x00];
+  const body = [0x02, 0x01, 0x00, ...alg, 0x04, 0x03, 0x30, 0x01, 0x00];
+  const der = Uint8Array.from([0x30, body.length, ...body]);
+  return `-----BEGIN PRIVATE KEY-----\n${toBase64(der)}\n-----END PRIVATE KEY-----\n`;
+}
+const RSA = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+const EC = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+const ED25519 = [0x2b, 0x65, 0x70];
+
+export const scenarios: Scenario[] = [
+  {
+    name: "onboarding: per-unit external key from NVS: read through io.storage, missing/garbled ones typed, config validated",
+    async run(ctx) {
+      const sim = ctx.device();
+      const storage = sim.io.storage;
+      const missing = checkThrows(() => resolveExternalKey({ nvs: "bs.key" }, storage), ExternalKeyError, "absent key");
+      checkEqual([missing.code, missing.problem], ["external-key", "missing"], "typed as missing");
+      storage.write("bs.key", utf8("unit-7-key"));
+      const key = resolveExternalKey({ nvs: "bs.key" }, storage);
+      checkEqual(key.revealString(), "unit-7-key", "read from flash");
+      check(String(key) === "[redacted]", "travels as a Secret");
+      checkEqual(bootstrapRequest(nvsConfig("bs.key"), "AA", undefined, key).authorization.revealString(), "Client unit-7-key", "used in the header");
+      checkThrows(() => bootstrapRequest(nvsConfig("bs.key"), "AA"), ExternalKeyError, "an NVS source must be resolved first");
+      checkEqual(resolveExternalKey("fleet-key", storage).revealString(), "fleet-key", "the literal string still works");
+      storage.write("bs.key", Uint8Array.of(0xff, 0xfe));
+      checkEqual(checkThrows(() => resolveExternalKey({ nvs: "bs.key" }, storage), ExternalKeyError, "not UTF-8").problem, "malformed", "garbled typed");
+      storage.write("bs.key", utf8("key\n"));
+      checkEqual(checkThrows(() => resolveExternalKey({ nvs: "bs.key" }, storage), ExternalKeyError, "newline").problem, "malformed", "control characters refused");
+      storage.delete("bs.key");
+      // The strategy turns the missing key into a typed failure without any network call.
+      const identity = generateIdentity(sim.io.random);
+      const result = await bootstrapStrategy(nvsConfig("bs.key"), { url: "mqtts://broker:8883" }).obtain({
+        io: sim.io, log: new Logger(sim.io.log, () => 0, "t"), record: { version: 1, identity }, nodeId: "n", mac: "AA:BB:CC:DD:EE:FF", storedRejected: false,
+      });
+      check(!result.ok && result.failure.kind === "not-applicable" && /NVS key "bs.key"/.test(result.failure.detail), "typed strategy failure");
+
+      const base = { chain: ["bootstrap"], broker: { url: "mqtts://b:8883" } };
+      const parsed = parseFactoryConfig({ ...base, bootstrap: { url: "https://c", generation: "client", externalKey: { nvs: "bs.key" } } });
+      checkEqual(parsed.bootstrap?.externalKey, { nvs: "bs.key" }, "nvs source parsed");
+      for (const [bad, field] of [[{ nvs: "a-key-longer-than-15" }, "bootstrap.externalKey.nvs"], [{ nvs: "cred.a" }, "bootstrap.externalKey.nvs"], [{ file: "x" }, "bootstrap.externalKey"], [7, "bootstrap.externalKey"], ["", "bootstrap.externalKey"]] as const) {
+        const e = checkThrows(() => parseFactoryConfig({ ...base, bootstrap: { url: "https://c", generation: "client", externalKey: bad } }), ConfigError, JSON.stringify(bad));
+        checkEqual(e.path, field, `field named for ${JSON.stringify(bad)}`);
+      }
+    },
+  },
+  {
+    name: "onboarding: Magistrala v0.30 reply {id, content, certs}: credentials from the rendered content, malformed ones typed",
+    run() {
+      const CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+      const content = { client_id: "c1", client_secret: "s1", channels: [{ id: "ch-data", metadata: { type: "data" } }, { id: "ch-ctl", metadata: { type: "control" } }], broker_url: "mqtts://m:8884" };
+      const r = parseBootstrapReply(JSON.stringify({ id: "cfg-9", content: JSON.stringify(content), ca_cert: CA }));
+      checkEqual([r.configId, r.id, r.key.revealString(), r.channels.length, r.caCert], ["cfg-9", "c1", "s1", 2, CA], "credentials, channels and CA");
+      const m = credentialsFromReply(r, { url: "mqtts://fleet:8883" });
+      checkEqual([m.username, m.clientId, m.brokerUrl, m.topics?.telemetry, m.topics?.command], ["c1", "c1", "mqtts://m:8884", "channels/ch-data/messages", "channels/ch-ctl/messages/req"], "MQTT mapping");
+      checkEqual(parseBootstrapReply(JSON.stringify({ client_id: "c1", client_secret: "s1" })).configId, undefined, "v0.20 shape has no config ID");
+      for (const bad of [{ id: "cfg" }, { id: "cfg", content: "device_id: x" }, { id: "cfg", content: "[1]" }, { id: "cfg", content: '{"device_id":"x"}' },
+        { id: "cfg", content: '{"client_id":"c","client_secret":""}' }, { id: "cfg", content: JSON.stringify(content), client_cert: "x" }, { id: 5, content: "{}" }]) {
+        checkThrows(() => parseBootstrapReply(JSON.stringify(bad)), BootstrapReplyError, JSON.stringify(bad));
+      }
+    },
+  },
+  {
+    name: "onboarding: mTLS client keys from a bootstrap reply must be PKCS#8 RSA (board truth)",
+    run() {
+      checkEqual(boardClientKeyProblem(Secret.fromString(pkcs8(RSA))), undefined, "PKCS#8 RSA accepted");
+      check(/EC key/.test(boardClientKeyProblem(Secret.fromString(pkcs8(EC))) ?? ""), "PKCS#8 EC refused");
+      check(/not RSA/.test(boardClientKeyProblem(Secret.fromString(pkcs8(ED25519))) ?? ""), "Ed25519 refused");
+      check(/PKCS#1/.test(boardClientKeyProblem(Secret.fromString("-----BEGIN RSA PRIVATE KEY-----\nAA==\n-----END RSA PRIVATE KEY-----")) ?? ""), "PKCS#1 refused");
+      check(/EC key/.test(boardClientKeyProblem(Secret.fromString("-----BEGIN EC PRIVATE KEY-----\nAA==\n-----END EC PRIVATE KEY-----")) ?? ""), "SEC1 EC refused");
+      for (const junk of ["", "not a key", "-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----", "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----",
+        "-----BEGIN PRIVATE KEY-----\nMIIBAAAA\n-----END PRIVATE KEY-----"]) {
+        check(boardClientKeyProblem(Secret.fromString(junk)) !== undefined, `junk refused: ${junk.slice(0, 20)}`);
+      }
+    },
+  },
+  {
+    name: "onboarding: shared register-on-first-connect wire: signed request, replies parsed, malformed ones typed",
+    run(ctx) {
+      const sim = ctx.device();
+      const identity = generateIdentity(sim.io.random);
+      const nodeId = nodeIdOf(identity);
+      const nonce = Uint8Array.from({ length: 16 }, (_, i) => i);
+      const req = JSON.parse(fromUtf8(encodeRegistrationRequest(identity, "espAABBCCDDEEFF", nodeId, nonce))) as Record<string, string>;
+      checkEqual([req.nodeId, req.nonce, req.publicKey!.length], [nodeId, "000102030405060708090a0b0c0d0e0f", 64], "request fields");
+      check(verify(fromHex(req.signature!), registrationMessage("espAABBCCDDEEFF", nodeId, req.nonce!), identity.publicKey), "signature verifies");
+      check(!verify(fromHex(req.signature!), registrationMessage("espAABBCCDDEE00", nodeId, req.nonce!), identity.publicKey), "bound to the client ID");
+      const ok = parseRegistrationReply(utf8('{"v":1,"username":"u1","password":"p1","topics":{"telemetry":"t/x"}}'));
+      check(ok.ok && ok.username === "u1" && ok.password.revealString() === "p1" && ok.topics?.telemetry === "t/x", "own credentials");
+      const refused = parseRegistrationReply(utf8('{"v":1,"error":"client-id-taken","detail":"x"}'));
+      check(!refused.ok, "refusal parsed");
+      if (!refused.ok) checkEqual(registrationErrorFailure(refused, "C1"), { kind: "refused", detail: "client ID C1 is registered to another unit" }, "typed refusal");
+      checkEqual(registrationErrorFailure({ error: "disabled" }, "C1").kind, "disabled", "disabled");
+      for (const bad of ["", "x", "[]", "{}", '{"v":2,"username":"u","password":"p"}', '{"v":1,"username":"","password":"p"}', '{"v":1,"username":"u"}',
+        '{"v":1,"error":"NOT A CODE"}', '{"v":1,"username":"u","password":"p","topics":{"telemetry":"a/#"}}', '{"v":1,"username":"u","password":"p","topics":{"other":"a"}}']) {
+        checkThrows(() => parseRegistrationReply(utf8(bad)), SharedReplyError, bad);
+      }
+      checkThrows(() => parseRegistrationReply(Uint8Array.of(0xff)), SharedReplyError, "not UTF-8");
+      const base = { chain: ["shared"], broker: { url: "mqtts://b:8883" } };
+      checkEqual(parseFactoryConfig({ ...base, shared: { username: "u", password: "p", registerOnConnect: true } }).shared?.registerOnConnect, { timeoutMs: 15_000 }, "true → default timeout");
+      checkEqual(parseFactoryConfig({ ...base, shared: { username: "u", password: "p" } }).shared?.registerOnConnect, undefined, "off by default");
+      checkEqual(checkThrows(() => parseFactoryConfig({ ...base, shared: { username: "u", password: "p", registerOnConnect: { timeoutMs: 5 } } }), ConfigError, "too short").path, "shared.registerOnConnect.timeoutMs", "field named");
+    },
+  },
+];
