@@ -32,12 +32,31 @@ export class SimWifiStation implements WifiStation {
   connectedTo: SimNetwork | undefined;
   readonly attempts: { ssid: Uint8Array }[] = [];
   #generation = 0;
+  #linkEvents: ((event: WifiEvent) => void) | undefined;
+  readonly #outOfRange = new Set<string>();
 
   constructor(readonly options: SimWifiOptions) {}
 
   start(): void {
     this.started = true;
     this.options.onStart?.();
+  }
+
+  /**
+   * Take an access point out of range (or bring it back): a station joined to it loses the link
+   * ("disconnected", connection-lost), and it is neither scanned nor joinable until it returns.
+   */
+  setInRange(ssid: string, inRange: boolean): void {
+    if (inRange) {
+      this.#outOfRange.delete(ssid);
+      return;
+    }
+    this.#outOfRange.add(ssid);
+    const linked = this.#linkEvents;
+    if (this.connectedTo?.ssid !== ssid || linked === undefined) return;
+    this.connectedTo = undefined;
+    this.#linkEvents = undefined;
+    this.options.timers.set(() => linked({ type: "disconnected", reason: "connection-lost" }), 0);
   }
 
   #list(): WifiNetwork[] {
@@ -50,15 +69,20 @@ export class SimWifiStation implements WifiStation {
     }));
   }
 
+  #inRange(): WifiNetwork[] {
+    return this.#list().filter((_n, i) => !this.#outOfRange.has(this.options.networks[i]!.ssid));
+  }
+
   scan(onResults: (networks: readonly WifiNetwork[]) => void): void {
     if (!this.started) throw new Error("Wi-Fi not started");
-    this.options.timers.set(() => onResults(this.#list()), this.options.scanMs ?? 50);
+    this.options.timers.set(() => onResults(this.#inRange()), this.options.scanMs ?? 50);
   }
 
   connect(options: WifiConnectOptions, onEvent: (event: WifiEvent) => void): void {
     if (!this.started) throw new Error("Wi-Fi not started");
     const gen = ++this.#generation;
     this.connectedTo = undefined;
+    this.#linkEvents = undefined;
     this.attempts.push({ ssid: options.ssid.slice() });
     const list = this.#list();
     this.options.timers.set(() => {
@@ -68,10 +92,11 @@ export class SimWifiStation implements WifiStation {
         if (gen !== this.#generation) return;
         const index = list.findIndex((n) => same(n.ssid, options.ssid) && (options.bssid === undefined || same(n.bssid, options.bssid)));
         const net = this.options.networks[index];
-        if (net === undefined) return onEvent({ type: "disconnected", reason: "network-not-found" });
+        if (net === undefined || this.#outOfRange.has(net.ssid)) return onEvent({ type: "disconnected", reason: "network-not-found" });
         const given = options.passphrase?.revealString() ?? "";
         if (net.passphrase !== given) return onEvent({ type: "disconnected", reason: "auth-error" });
         this.connectedTo = net;
+        this.#linkEvents = onEvent;
         onEvent({ type: "connected", ip: net.ip ?? `192.168.1.${100 + index}` });
       }, this.options.connectMs ?? 100);
     }, 0);
@@ -80,6 +105,7 @@ export class SimWifiStation implements WifiStation {
   disconnect(): void {
     this.#generation++;
     this.connectedTo = undefined;
+    this.#linkEvents = undefined;
   }
 }
 

@@ -13,14 +13,24 @@
 //    │   └─ stored Wi-Fi credentials → "wifi-joining" (retries with back-off; after `maxFailures`
 //    │         failures in a row → the provisioning window again, as Espressif's devices do; when
 //    │         it times out, the stored network is tried again) → joined → continue as below
+//    │   Wi-Fi lost later (either way of joining) → MQTT stopped (its QoS 1 outbox kept), a running
+//    │   chain cancelled → "wifi-joining" as above → joined → MQTT resumes and resends; no flash write
 //    ├─ no cloud credentials → "needs-onboarding"
 //    │     └─ with a factory config: "onboarding" — run the strategy chain (stored → bootstrap →
 //    │        register → shared, as configured); credentials obtained → persist (one atomic
 //    │        store write) → connect; every strategy failed → "onboarding-backoff" → run it again;
-//    │        a person denied the unit (hub) → "onboarding-denied": no more asking until reset
+//    │        after `retry.maxRounds` failed rounds → "onboarding-failed": one round every
+//    │        `retry.parkedRetryMs` (reboot or factory reset starts afresh);
+//    │        a person denied the unit (hub) → "onboarding-denied": no more asking until reset;
+//    │        re-provision or factory reset while it runs → the chain is cancelled, its result unused
 //    └─ credentials → "connecting": MQTT over TLS to the stored broker
 //          ├─ CONNACK 0 → "online": retained {"online":true} status, telemetry every interval (QoS 1);
-//          │     a pending user mapping is published once (QoS 1); its PUBACK confirms it (one write)
+//          │     a pending user mapping is published (QoS 1) once the session has had a PUBACK; its
+//          │     PUBACK confirms it (one write); a session ending without it takes it back, and after
+//          │     `userMapping.maxSessions` such sessions or `maxWaitMs` → "abandoned": no more sending,
+//          │     the pair stays in flash, the next boot tries again
+//          ├─ the broker closes the connection right after our publishes, `publishRefusal.strikes`
+//          │     times in a row with no PUBACK between → "publish-refused": as a refused CONNECT below
 //          ├─ broker unreachable / dropped / server unavailable → "backoff" → reconnect (jittered, capped)
 //          └─ bad credentials / not authorised / client ID rejected → "needs-onboarding"
 //                └─ with a factory config: re-bootstrap — the chain again, "stored" skipped, with
@@ -30,7 +40,7 @@
 //   and reconnect with the old ones. A boot that finds a pending set resumes the same dance.
 //   factory reset → credentials wiped (identity kept; Wi-Fi and user mapping go too) → with radios:
 //   the provisioning window; without: "needs-onboarding" (→ "onboarding")
-import type { Io, TimerId } from "../io/io.js";
+import type { Io, TimerId, WifiFailure } from "../io/io.js";
 import { fromUtf8, utf8 } from "../bytes/bytes.js";
 import { Secret } from "../secrets/secret.js";
 import { Logger } from "../log/logger.js";
@@ -41,12 +51,13 @@ import { MqttClient, type ClientEvent } from "../mqtt/client.js";
 import { OutboxFull, refusalNeedsOnboarding, type ConnackReason } from "../mqtt/session.js";
 import { backoffDelay, randomUnit, type BackoffPolicy } from "../mqtt/backoff.js";
 import type { FactoryConfig } from "../config/factory-config.js";
-import { runChain, type ChainEvent } from "../onboarding/chain.js";
+import { runChain, type ChainEvent, type ChainOutcome } from "../onboarding/chain.js";
 import { chainPolicyFor, strategiesFor } from "../onboarding/strategies.js";
 import { openProvisioningWindow, type ProvisioningWindow, type WindowEvent } from "../provisioning/window.js";
 import type { SecurityVersion } from "../provisioning/security.js";
 import { userMappingTopic } from "../provisioning/user-mapping.js";
 import { DEFAULT_WIFI_JOIN, joinWifi, type WifiJoinPolicy } from "./wifi-join.js";
+import { scopeIo, type IoScope } from "./io-scope.js";
 import { mappingDelivered, mappingMessage, mappingRequested } from "./user-mapping-record.js";
 
 export type DeviceState =
@@ -60,6 +71,8 @@ export type DeviceState =
   | "onboarding-backoff"
   /** A person denied this unit (hub approval): it stops asking until a factory reset or re-provision. */
   | "onboarding-denied"
+  /** `retry.maxRounds` chain rounds failed in a row: parked, one round every `retry.parkedRetryMs`. */
+  | "onboarding-failed"
   | "connecting"
   | "rotating"
   | "online"
@@ -77,6 +90,19 @@ export interface DeviceConfig {
   readonly factory?: FactoryConfig;
   /** BLE provisioning and the Wi-Fi join; used only where io.wifi and io.ble exist. */
   readonly provisioning?: ProvisioningConfig;
+  /**
+   * The pending user-mapping publish: give up (pair kept, no more resending, "abandoned") when the
+   * broker has not acknowledged it after `maxSessions` connection sessions (default 5) or
+   * `maxWaitMs` since it was first published (default 10 minutes).
+   */
+  readonly userMapping?: { readonly maxSessions?: number; readonly maxWaitMs?: number };
+  /**
+   * Brokers that keep a disabled device connected but drop it when it publishes (Magistrala's MQTT
+   * adapter, aedes with authorizePublish failing): a close within `windowMs` (default 5 s) of our
+   * publish, with no PUBACK in that session, is a strike; `strikes` (default 3) in a row with no
+   * PUBACK between count as credentials refused.
+   */
+  readonly publishRefusal?: { readonly strikes?: number; readonly windowMs?: number };
 }
 
 export interface ProvisioningConfig {
@@ -104,7 +130,10 @@ export type DeviceEvent =
   | { readonly type: "mqtt"; readonly event: ClientEvent }
   | { readonly type: "onboarding"; readonly event: ChainEvent }
   | { readonly type: "provisioning"; readonly event: WindowEvent }
-  | { readonly type: "user-mapping"; readonly status: "published" | "delivered"; readonly userId: string };
+  | { readonly type: "user-mapping"; readonly status: "published" | "delivered" | "abandoned"; readonly userId: string };
+
+/** Why the broker turned the credentials down: a CONNACK code, or publishes cut off (see publishRefusal). */
+export type CredentialRefusal = ConnackReason | "publish-refused";
 
 export interface BootReport {
   readonly firstBoot: boolean;
@@ -129,15 +158,33 @@ export class Device {
   #telemetrySeq = 0;
   readonly #bootedAt: number;
   /** Why the broker last refused us (re-bootstrap skips "stored", "shared" skips a taken client ID). */
-  #refusal: { strategy: string; reason: ConnackReason } | undefined;
+  #refusal: { strategy: string; reason: CredentialRefusal } | undefined;
+  /** Chain rounds failed in a row (a round whose fresh credentials the broker refused counts too). */
   #onboardingRound = 0;
   #onboardingTimer: TimerId | undefined;
+  /** The running chain's I/O: cancelling it stops its HTTP exchanges and sleeps on the spot. */
+  #chainScope: IoScope | undefined;
+  /** The credentials in use came from a chain round since we were last online. */
+  #freshCredentials = false;
+  /** A person denied the unit: a Wi-Fi rejoin must not ask again behind their back. */
+  #denied = false;
   #generation = 0; // bumped by shutdown: a chain still running from before must not act
   #window: ProvisioningWindow | undefined;
   #windowTimer: TimerId | undefined;
   #cancelWifiJoin: (() => void) | undefined;
-  /** Message ID of this boot's user-mapping publish (published once; the outbox resends it). */
+  /** Wi-Fi joined (by the stored network or the window) and not lost since. */
+  #linked = false;
+  /** Message ID of the user-mapping publish in flight in this session (taken back if the session ends). */
   #mappingMessageId: number | undefined;
+  /** Sessions the mapping was sent in without a PUBACK (this boot, this pair). */
+  #mappingSessions = 0;
+  #mappingTimer: TimerId | undefined;
+  #mappingAbandoned = false;
+  // Publish refusal: strikes in a row, and the current session's facts.
+  #publishStrikes = 0;
+  #sessionOnline = false;
+  #sessionAcked = false;
+  #lastPublishAt = 0;
 
   constructor(io: Io, config: DeviceConfig = DEFAULT_DEVICE_CONFIG) {
     this.#io = io;
@@ -200,21 +247,64 @@ export class Device {
     else this.#needsOnboarding("no cloud credentials");
   }
 
-  #joinWifi(): void {
+  #joinWifi(reason?: string): void {
     const creds = this.#record!.wifi!;
     const generation = this.#generation;
-    this.#setState("wifi-joining");
-    this.#cancelWifiJoin = joinWifi(this.#io, creds, this.#config.provisioning?.wifiJoin ?? DEFAULT_WIFI_JOIN, this.#log, {
+    this.#cancelWifiJoin?.();
+    this.#setState("wifi-joining", reason);
+    // The joiner stays on after joining: it watches the link and reports its loss.
+    const cancel = joinWifi(this.#io, creds, this.#config.provisioning?.wifiJoin ?? DEFAULT_WIFI_JOIN, this.#log, {
       onConnected: () => {
-        this.#cancelWifiJoin = undefined;
-        if (generation === this.#generation) this.#goOnline();
+        if (generation === this.#generation) this.#linkUp();
       },
       onFailed: () => undefined, // logged by the joiner
       onGiveUp: () => {
-        this.#cancelWifiJoin = undefined;
+        if (this.#cancelWifiJoin === cancel) this.#cancelWifiJoin = undefined;
         if (generation === this.#generation) this.#openWindow("stored Wi-Fi network unreachable");
       },
+      onLost: (why) => {
+        if (this.#cancelWifiJoin === cancel) this.#cancelWifiJoin = undefined;
+        if (generation === this.#generation) this.#linkLost(why);
+      },
     });
+    this.#cancelWifiJoin = cancel;
+  }
+
+  /** Wi-Fi is up: carry on where the cloud side left off (a stopped client resumes with its outbox). */
+  #linkUp(): void {
+    this.#linked = true;
+    if (this.#client) {
+      this.#setState(this.#rotating ? "rotating" : "connecting", "Wi-Fi joined");
+      this.#client.start();
+    } else if (this.#denied) {
+      this.#setState("onboarding-denied", "Wi-Fi joined; still denied");
+    } else this.#goOnline();
+  }
+
+  /** The joined network dropped: stop using it (nothing written) and join it again. */
+  #linkLost(why: WifiFailure): void {
+    this.#linked = false;
+    if (this.#window) {
+      const w = this.#window;
+      this.#window = undefined;
+      w.close();
+    }
+    this.#suspendCloud(false); // readings go on queueing at QoS 1 while the network is away
+    this.#joinWifi(`Wi-Fi lost (${why})`);
+  }
+
+  /** Stop every network use of the cloud side; the MQTT client object (and its outbox) stays. */
+  #suspendCloud(stopTelemetry = true): void {
+    this.#cancelChain();
+    if (this.#onboardingTimer !== undefined) this.#io.timers.clear(this.#onboardingTimer);
+    this.#onboardingTimer = undefined;
+    if (stopTelemetry) this.#stopTelemetry();
+    this.#client?.stop();
+  }
+
+  #cancelChain(): void {
+    this.#chainScope?.cancel();
+    this.#chainScope = undefined;
   }
 
   #openWindow(reason: string): void {
@@ -245,19 +335,26 @@ export class Device {
         this.#record = mappingRequested(this.#record!, e.userId, e.secretKey);
         this.#store.save(this.#record);
         this.#log.info("user-mapping-pending", { userId: e.userId, reset: this.#record.user?.pending?.reset ?? false });
+        this.#forgetMappingPublish(); // a new pair (the user retrying) gets its own publish and bounds
         if (this.#state === "online") this.#publishMapping();
         break;
       case "wifi-connected":
         this.#record = { ...this.#record!, wifi: { ssid: e.ssid, passphrase: e.passphrase, ...(e.bssid.length === 6 ? { bssid: e.bssid } : {}), ...(e.channel > 0 ? { channel: e.channel } : {}) } };
         this.#store.save(this.#record);
         this.#log.info("wifi-stored", { ip: e.ip });
-        this.#goOnline(); // the window closes by itself once the app has read "connected"
+        this.#linkUp(); // the window closes by itself once the app has read "connected"
+        break;
+      case "wifi-lost":
+        if (this.#linked) this.#linkLost(e.reason);
         break;
       case "wifi-failed":
         this.#log.warn("wifi-rejected", { reason: e.reason, next: "the app may send other credentials" });
         break;
       case "reprovision-requested":
         this.#stopOnlinePath();
+        this.#linked = false;
+        this.#cancelWifiJoin?.();
+        this.#cancelWifiJoin = undefined;
         if (this.#record!.wifi) {
           const { wifi: _dropped, ...rest } = this.#record!;
           this.#record = rest;
@@ -290,36 +387,82 @@ export class Device {
 
   /** Re-provisioning: the network is going away, so stop using it (the window stays). */
   #stopOnlinePath(): void {
-    if (this.#onboardingTimer !== undefined) this.#io.timers.clear(this.#onboardingTimer);
-    this.#onboardingTimer = undefined;
-    this.#stopTelemetry();
-    this.#client?.stop();
+    this.#suspendCloud();
     this.#client = undefined;
-    this.#mappingMessageId = undefined;
+    this.#forgetMappingPublish();
   }
 
-  /** Once per boot: publish the pending mapping pair at QoS 1; the PUBACK ("delivered") confirms it. */
+  /**
+   * Publish the pending mapping pair at QoS 1; its PUBACK ("delivered") confirms it. It goes out only
+   * in a session that has already had a PUBACK, and a session that ends without its PUBACK takes it
+   * back (no outbox resend): a broker that drops us for this one topic then never looks like a
+   * broker that refuses all our publishes. Bounded by `userMapping` (see DeviceConfig).
+   */
   #publishMapping(): void {
-    if (this.#mappingMessageId !== undefined || !this.#client) return;
+    if (!this.#client || this.#client.state !== "online" || !this.#sessionAcked) return;
+    if (this.#mappingMessageId !== undefined || this.#mappingAbandoned) return;
     const message = mappingMessage(this.#record!, this.#nodeId!);
     if (message === undefined) return;
     try {
-      this.#mappingMessageId = this.#client.publish(message.topic, utf8(message.payload), { qos: 1 });
+      this.#mappingMessageId = this.#publish(message.topic, utf8(message.payload));
     } catch (e) {
       if (!(e instanceof OutboxFull)) throw e;
       this.#log.warn("user-mapping-deferred", { reason: e.message });
       return;
     }
     const userId = this.#record!.user!.pending!.userId;
+    if (++this.#mappingSessions > 1) {
+      this.#log.info("user-mapping-resent", { userId, session: this.#mappingSessions });
+      return;
+    }
+    const maxWaitMs = this.#config.userMapping?.maxWaitMs ?? 600_000;
+    this.#mappingTimer = this.#io.timers.set(() => {
+      this.#mappingTimer = undefined;
+      this.#abandonMapping(`no PUBACK within ${maxWaitMs} ms`);
+    }, maxWaitMs);
     this.#log.info("user-mapping-published", { userId, messageId: this.#mappingMessageId ?? null });
     this.#emit({ type: "user-mapping", status: "published", userId });
+  }
+
+  /** Take the in-flight mapping publish back from the outbox. */
+  #withdrawMapping(): void {
+    if (this.#mappingMessageId !== undefined) this.#client?.discard(this.#mappingMessageId);
+    this.#mappingMessageId = undefined;
+  }
+
+  /** Stop sending the mapping this boot; the pair stays in flash for the next boot (no write here). */
+  #abandonMapping(why: string): void {
+    if (this.#mappingTimer !== undefined) this.#io.timers.clear(this.#mappingTimer);
+    this.#mappingTimer = undefined;
+    this.#withdrawMapping();
+    this.#mappingAbandoned = true;
+    const userId = this.#record?.user?.pending?.userId;
+    if (userId === undefined) return;
+    this.#log.warn("user-mapping-abandoned", { userId, why, sessions: this.#mappingSessions, next: "kept for the next boot or a new request" });
+    this.#emit({ type: "user-mapping", status: "abandoned", userId });
+  }
+
+  /** Forget this boot's mapping publish (and its bounds): the next chance publishes afresh. */
+  #forgetMappingPublish(): void {
+    if (this.#mappingTimer !== undefined) this.#io.timers.clear(this.#mappingTimer);
+    this.#mappingTimer = undefined;
+    this.#withdrawMapping();
+    this.#mappingSessions = 0;
+    this.#mappingAbandoned = false;
+  }
+
+  /** Every QoS 1 publish goes through here: the refusal watch needs to know when we last spoke. */
+  #publish(topic: string, payload: Uint8Array, retain = false): number {
+    const id = this.#client!.publish(topic, payload, { qos: 1, retain });
+    if (this.#client!.state === "online") this.#lastPublishAt = this.#io.clock.now();
+    return id;
   }
 
   /** Publish one telemetry reading now (QoS 1: kept and resent until the broker has it). */
   publishTelemetry(fields: Readonly<Record<string, string | number | boolean>>): number | undefined {
     if (!this.#client || !this.#topics) return undefined;
     try {
-      return this.#client.publish(this.#topics.telemetry, utf8(JSON.stringify(fields)), { qos: 1 });
+      return this.#publish(this.#topics.telemetry, utf8(JSON.stringify(fields)));
     } catch (e) {
       if (!(e instanceof OutboxFull)) throw e;
       this.#log.warn("telemetry-dropped", { reason: e.message });
@@ -330,8 +473,12 @@ export class Device {
   /** Orderly shutdown: announce offline (retained), disconnect, stop timers. */
   shutdown(): void {
     this.#generation++;
+    this.#cancelChain();
     if (this.#onboardingTimer !== undefined) this.#io.timers.clear(this.#onboardingTimer);
     this.#onboardingTimer = undefined;
+    if (this.#mappingTimer !== undefined) this.#io.timers.clear(this.#mappingTimer);
+    this.#mappingTimer = undefined;
+    this.#linked = false;
     if (this.#windowTimer !== undefined) this.#io.timers.clear(this.#windowTimer);
     this.#windowTimer = undefined;
     this.#cancelWifiJoin?.();
@@ -355,7 +502,11 @@ export class Device {
     this.#log.warn("factory-reset");
     this.#refusal = undefined;
     this.#onboardingRound = 0;
+    this.#freshCredentials = false;
+    this.#denied = false;
+    this.#publishStrikes = 0;
     this.#mappingMessageId = undefined;
+    this.#mappingSessions = 0;
     if (this.#radios()) {
       this.#io.wifi!.disconnect();
       this.#openWindow("factory reset");
@@ -371,12 +522,17 @@ export class Device {
   #onboard(): void {
     const factory = this.#config.factory!;
     const generation = this.#generation;
-    const current = () => generation === this.#generation;
+    // Everything the chain does goes through its own scope: re-provisioning, a factory reset, a
+    // lost network or shutdown cancel it, and nothing it would obtain afterwards is used.
+    this.#cancelChain();
+    const scope = scopeIo(this.#io);
+    this.#chainScope = scope;
+    const current = () => generation === this.#generation && !scope.cancelled;
     this.#setState("onboarding", `chain ${factory.chain.join(" → ")}`);
     const log = this.#log.child("onboarding");
     const refusal = this.#refusal;
     void runChain(strategiesFor(factory), {
-      io: this.#io,
+      io: scope.io,
       log,
       record: this.#record!,
       nodeId: this.#nodeId!,
@@ -396,40 +552,68 @@ export class Device {
       this.#emit({ type: "onboarding", event });
     }, () => !current()).then((outcome) => {
       if (!current()) return;
-      if (outcome.ok) {
-        this.#onboardingRound = 0;
-        const mqtt = outcome.credentials.mqtt;
-        const unchanged = outcome.strategy === "stored";
-        if (!unchanged) {
-          // One store write replaces the old credentials with the new ones, atomically.
-          // Wi-Fi and a pending user mapping stay; a stale rotation does not.
-          const { pending: _stale, ...kept } = this.#record!;
-          this.#record = { ...kept, mqtt, strategy: { name: outcome.strategy, state: outcome.credentials.state ?? {} } };
-          this.#store.save(this.#record);
-          log.info("persisted", { strategy: outcome.strategy, clientId: mqtt.clientId });
-        }
-        this.#refusal = undefined;
-        this.#connect(mqtt);
-        return;
-      }
-      const denied = outcome.failures.find((f) => f.failure.kind === "denied");
-      if (denied) {
-        // No timer: asking again on our own would override a person's decision.
-        this.#setState("onboarding-denied", `${denied.strategy}: ${denied.failure.detail}`);
-        return;
-      }
-      // The refusal has had its effect (this round skipped what the broker refused); the next
-      // round tries everything again, so a cause fixed meanwhile (ID freed, device re-enabled) heals.
-      this.#refusal = undefined;
-      const policy = chainPolicyFor(factory).backoff;
-      const delayMs = backoffDelay(policy, this.#onboardingRound++, randomUnit(this.#io.random));
-      const why = outcome.failures.map((f) => `${f.strategy}: ${f.failure.kind}`).join(", ") || "no strategy applicable";
-      this.#setState("onboarding-backoff", `${why}; again in ${delayMs} ms`);
-      this.#onboardingTimer = this.#io.timers.set(() => {
-        this.#onboardingTimer = undefined;
-        if (current()) this.#onboard();
-      }, delayMs);
+      this.#chainScope = undefined;
+      scope.cancel(); // a finished chain leaves nothing behind either
+      this.#chainDone(outcome, log);
+    }, (e: unknown) => {
+      if (!current()) return;
+      this.#chainScope = undefined;
+      scope.cancel();
+      log.error("chain-crashed", { detail: e instanceof Error ? e.message : "unknown" });
+      this.#roundFailed("the chain failed unexpectedly");
     });
+  }
+
+  #chainDone(outcome: ChainOutcome, log: Logger): void {
+    if (outcome.ok) {
+      const mqtt = outcome.credentials.mqtt;
+      const unchanged = outcome.strategy === "stored";
+      if (!unchanged) {
+        // One store write replaces the old credentials with the new ones, atomically.
+        // Wi-Fi and a pending user mapping stay; a stale rotation does not.
+        const { pending: _stale, ...kept } = this.#record!;
+        this.#record = { ...kept, mqtt, strategy: { name: outcome.strategy, state: outcome.credentials.state ?? {} } };
+        this.#store.save(this.#record);
+        log.info("persisted", { strategy: outcome.strategy, clientId: mqtt.clientId });
+      }
+      // Counted as a success once the broker takes them: a refusal of fresh credentials is a failed round.
+      this.#freshCredentials = !unchanged;
+      this.#refusal = undefined;
+      this.#connect(mqtt);
+      return;
+    }
+    const denied = outcome.failures.find((f) => f.failure.kind === "denied");
+    if (denied) {
+      // No timer: asking again on our own would override a person's decision.
+      this.#denied = true;
+      this.#setState("onboarding-denied", `${denied.strategy}: ${denied.failure.detail}`);
+      return;
+    }
+    // The refusal has had its effect (this round skipped what the broker refused); the next
+    // round tries everything again, so a cause fixed meanwhile (ID freed, device re-enabled) heals.
+    this.#refusal = undefined;
+    this.#roundFailed(outcome.failures.map((f) => `${f.strategy}: ${f.failure.kind}`).join(", ") || "no strategy applicable");
+  }
+
+  /** A chain round came to nothing: back off and run again, or park after `retry.maxRounds`. */
+  #roundFailed(why: string): void {
+    const factory = this.#config.factory!;
+    const generation = this.#generation;
+    const rounds = ++this.#onboardingRound;
+    const maxRounds = factory.retry.maxRounds;
+    let delayMs: number;
+    if (maxRounds !== undefined && rounds >= maxRounds) {
+      delayMs = factory.retry.parkedRetryMs ?? 3_600_000;
+      this.#log.warn("onboarding-parked", { rounds, retryInMs: delayMs });
+      this.#setState("onboarding-failed", `${why}; ${rounds} rounds failed; one more in ${delayMs} ms`);
+    } else {
+      delayMs = backoffDelay(chainPolicyFor(factory).backoff, rounds - 1, randomUnit(this.#io.random));
+      this.#setState("onboarding-backoff", `${why}; again in ${delayMs} ms`);
+    }
+    this.#onboardingTimer = this.#io.timers.set(() => {
+      this.#onboardingTimer = undefined;
+      if (generation === this.#generation) this.#onboard();
+    }, delayMs);
   }
 
   #connect(mqtt: MqttCredentials): void {
@@ -456,8 +640,11 @@ export class Device {
       ...(this.#config.backoff ? { backoff: this.#config.backoff } : {}),
       ...(this.#config.maxOutbox !== undefined ? { maxOutbox: this.#config.maxOutbox } : {}),
     });
-    client.on((event) => this.#onMqtt(event));
+    client.on((event) => {
+      if (this.#client === client) this.#onMqtt(event);
+    });
     this.#client = client;
+    this.#sessionOnline = false;
     this.#setState(this.#rotating ? "rotating" : "connecting");
     client.start();
   }
@@ -479,14 +666,19 @@ export class Device {
           this.#rotating = false;
           this.#log.info("rotation-committed", { clientId: this.#record.mqtt?.clientId, username: this.#record.mqtt?.username });
         }
+        this.#onboardingRound = 0;
+        this.#freshCredentials = false;
+        this.#sessionOnline = true;
+        this.#sessionAcked = false;
+        this.#lastPublishAt = this.#io.clock.now(); // the outbox is resent right now
         this.#setState("online");
         this.#client!.subscribe(this.#topics!.command, 1);
-        this.#client!.publish(this.#topics!.status, utf8('{"online":true}'), { qos: 1, retain: true });
+        this.#publish(this.#topics!.status, utf8('{"online":true}'), true);
         this.#startTelemetry();
-        this.#publishMapping();
         break;
       case "offline":
         this.#log.warn("offline", { reason: event.reason, detail: event.detail });
+        if (this.#sessionEnded(event.reason)) return;
         break;
       case "backoff":
         this.#log.info("backoff", { delayMs: event.delayMs, attempt: event.attempt });
@@ -504,13 +696,18 @@ export class Device {
         break;
       case "delivered":
         this.#log.debug("delivered", { messageId: event.messageId, topic: event.topic });
+        this.#sessionAcked = true;
+        this.#publishStrikes = 0;
         if (event.messageId === this.#mappingMessageId && event.topic === userMappingTopic(this.#nodeId!) && this.#record?.user?.pending) {
+          if (this.#mappingTimer !== undefined) this.#io.timers.clear(this.#mappingTimer);
+          this.#mappingTimer = undefined;
+          this.#mappingMessageId = undefined;
           const userId = this.#record.user.pending.userId;
           this.#record = mappingDelivered(this.#record);
           this.#store.save(this.#record);
           this.#log.info("user-mapping-delivered", { userId });
           this.#emit({ type: "user-mapping", status: "delivered", userId });
-        }
+        } else this.#publishMapping(); // the session has proved itself: the mapping may go out
         break;
       default:
         break;
@@ -565,14 +762,59 @@ export class Device {
     else this.#needsOnboarding("rotation refused and no known-good credentials");
   }
 
-  #credentialsRejected(reason: ConnackReason): void {
+  /**
+   * A session ended. Takes back an unacknowledged mapping publish (and gives up on it after
+   * `maxSessions`), and watches for a broker that drops us for publishing. True when the device has
+   * moved on (re-onboarding).
+   */
+  #sessionEnded(reason: string): boolean {
+    const wasOnline = this.#sessionOnline;
+    this.#sessionOnline = false;
+    if (this.#mappingMessageId !== undefined) {
+      this.#withdrawMapping();
+      const maxSessions = this.#config.userMapping?.maxSessions ?? 5;
+      if (this.#mappingSessions >= maxSessions) this.#abandonMapping(`no PUBACK in ${this.#mappingSessions} sessions`);
+    }
+    if (!wasOnline || reason === "stopped") return false;
+    const policy = this.#config.publishRefusal;
+    const sincePublish = this.#io.clock.now() - this.#lastPublishAt;
+    const afterPublish = reason === "transport" && !this.#sessionAcked && (this.#client?.outboxSize ?? 0) > 0 && sincePublish <= (policy?.windowMs ?? 5_000);
+    if (!afterPublish) {
+      this.#publishStrikes = 0; // something else ended the session: the row is broken
+      return false;
+    }
+    this.#publishStrikes++;
+    const strikes = policy?.strikes ?? 3;
+    this.#log.warn("closed-after-publish", { strikes: this.#publishStrikes, of: strikes, sincePublishMs: sincePublish });
+    if (this.#publishStrikes < strikes) return false;
+    this.#publishStrikes = 0;
+    this.#log.warn("publish-refused", { strikes, next: "re-onboarding" });
+    this.#credentialsRejected("publish-refused");
+    return true;
+  }
+
+  #credentialsRejected(reason: CredentialRefusal): void {
     this.#stopTelemetry();
     this.#client?.stop();
     this.#client = undefined;
+    this.#forgetMappingPublish();
     // The stored record stays as it is: only a successful re-onboarding replaces it, so a broker
     // that refuses by mistake cannot destroy working credentials.
     this.#refusal = { strategy: this.#record?.strategy?.name ?? "stored", reason };
-    this.#needsOnboarding(refusalNeedsOnboarding(reason) ? `credentials rejected: ${reason}` : `broker refused: ${reason}`);
+    const why = reason === "publish-refused" || refusalNeedsOnboarding(reason) ? `credentials rejected: ${reason}` : `broker refused: ${reason}`;
+    if (this.#freshCredentials && this.#config.factory) {
+      // The round's own credentials were turned down: that round failed. The first time, the next
+      // round runs at once (it learns from the refusal, e.g. a taken client ID); a repeat backs off
+      // (or parks), so a cloud that hands out credentials its broker refuses is not hammered.
+      this.#freshCredentials = false;
+      if (this.#onboardingRound++ > 0) {
+        this.#setState("needs-onboarding", why);
+        this.#onboardingRound--; // #roundFailed counts it
+        this.#roundFailed(why);
+        return;
+      }
+    }
+    this.#needsOnboarding(why);
   }
 
   #startTelemetry(): void {

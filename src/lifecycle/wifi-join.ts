@@ -1,6 +1,7 @@
-// Joining the stored Wi-Fi network at boot: connect through io.wifi, retry with back-off, and give
-// up after a number of failed attempts so the lifecycle can reopen the provisioning window (what
-// Espressif's devices do when the stored network is gone or its passphrase changed).
+// Joining the stored Wi-Fi network (at boot, and again whenever the link drops): connect through
+// io.wifi, retry with back-off, and give up after a number of failed attempts so the lifecycle can
+// reopen the provisioning window (what Espressif's devices do when the stored network is gone or
+// its passphrase changed). Once joined, the joiner keeps watching the link and reports its loss.
 import type { Io, TimerId, WifiFailure } from "../io/io.js";
 import type { Logger } from "../log/logger.js";
 import type { WifiCredentials } from "../storage/credential-record.js";
@@ -19,6 +20,8 @@ export interface WifiJoinHandlers {
   /** One attempt failed; `retryInMs` is undefined when the joiner gives up. */
   onFailed(reason: WifiFailure, failures: number, retryInMs: number | undefined): void;
   onGiveUp(): void;
+  /** The joined link dropped (access point gone, out of range); the joiner is finished. */
+  onLost?(reason: WifiFailure): void;
 }
 
 /** Start joining; the returned function cancels (pending retry and any late event). */
@@ -28,6 +31,7 @@ export function joinWifi(io: Io, creds: WifiCredentials, policy: WifiJoinPolicy,
   let failures = 0;
   let timer: TimerId | undefined;
   let attemptId = 0;
+  let joined = false;
   const attempt = (): void => {
     timer = undefined;
     const id = ++attemptId;
@@ -40,9 +44,14 @@ export function joinWifi(io: Io, creds: WifiCredentials, policy: WifiJoinPolicy,
     }, (e) => {
       if (cancelled || id !== attemptId) return;
       if (e.type === "connected") {
-        attemptId++; // a later drop is not this join's business
+        joined = true;
         log.info("wifi-joined", { ip: e.ip });
         h.onConnected(e.ip);
+      } else if (e.type === "disconnected" && joined) {
+        joined = false;
+        attemptId++; // nothing more from this join: the lifecycle starts a fresh one
+        log.warn("wifi-lost", { reason: e.reason });
+        h.onLost?.(e.reason);
       } else if (e.type === "disconnected") {
         failures++;
         attemptId++;

@@ -78,6 +78,11 @@ export class MqttClient {
     return messageId;
   }
 
+  /** Stop resending a QoS 1 message the broker never acknowledges (a late PUBACK is then ignored). */
+  discard(messageId: number): boolean {
+    return this.#session.discard(messageId);
+  }
+
   subscribe(topic: string, qos: 0 | 1 = 1): void {
     this.#apply(this.#session.subscribe(topic, qos, this.#io.clock.now()));
   }

@@ -208,6 +208,11 @@ export class MqttSession {
     return { messageId, actions };
   }
 
+  /** Give up on a QoS 1 message: it leaves the outbox and is not sent again. False if unknown. */
+  discard(messageId: number): boolean {
+    return this.#outbox.delete(messageId);
+  }
+
   subscribe(topic: string, qos: 0 | 1, now: number): SessionAction[] {
     this.#subscriptions.set(topic, qos);
     return this.#state === "online" ? [this.#sendSubscribe([[topic, qos]], now)] : [];

@@ -36,7 +36,9 @@ export function decide(failure: StrategyFailure, attempt: number, policy: ChainP
   if (attempt >= policy.attemptsPerStrategy) return { action: "next" };
   if (failure.retryAfterMs !== undefined) {
     if (failure.retryAfterMs > policy.maxRetryAfterMs) return { action: "next" };
-    return { action: "retry", delayMs: Math.max(failure.retryAfterMs, policy.backoff.minMs) };
+    // A little jitter on top: units told the same Retry-After must not come back in one burst.
+    const spread = Math.floor(unit * Math.min(1_000, failure.retryAfterMs / 10));
+    return { action: "retry", delayMs: Math.max(failure.retryAfterMs, policy.backoff.minMs) + spread };
   }
   return { action: "retry", delayMs: backoffDelay(policy.backoff, attempt - 1, unit) };
 }

@@ -7,11 +7,12 @@
 //   const w = openProvisioningWindow(io, identity, { security: 2, onEvent });
 //   // events: opened → session-established → user-mapping-requested / challenge-signed →
 //   //         credentials-received → wifi-connecting → wifi-connected → closed{success}
+//   //         (→ wifi-lost, if the joined link drops later)
 //   w.close();
 import { toHex, utf8 } from "../bytes/bytes.js";
 import { srpVerifier } from "../crypto/srp.js";
 import { nodeIdOf, signWithIdentity } from "../identity/identity.js";
-import type { Io, WifiAuthMode, WifiEvent, WifiNetwork } from "../io/io.js";
+import type { Io, WifiAuthMode, WifiEvent, WifiFailure, WifiNetwork } from "../io/io.js";
 import { Logger } from "../log/logger.js";
 import { Secret } from "../secrets/secret.js";
 import type { DeviceIdentity } from "../storage/credential-record.js";
@@ -57,6 +58,8 @@ export type WindowEvent =
   | { readonly type: "wifi-connecting"; readonly attempt: number }
   | { readonly type: "wifi-connected"; readonly ssid: Uint8Array; readonly passphrase: Secret; readonly bssid: Uint8Array; readonly channel: number; readonly ip: string }
   | { readonly type: "wifi-failed"; readonly reason: "auth-error" | "network-not-found" }
+  /** The link joined through this window dropped (reported after a successful close too). */
+  | { readonly type: "wifi-lost"; readonly reason: WifiFailure }
   | { readonly type: "reprovision-requested" }
   | { readonly type: "closed"; readonly reason: "success" | "timeout" | "closed" };
 
@@ -112,6 +115,8 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
   let scanResults: readonly WifiNetwork[] | undefined;
   let attempt = 0;
   let closing = false;
+  let linked = false; // the current attempt reached "connected"
+  let closedBy: "success" | "timeout" | "closed" | undefined;
   let generation = 0; // ignore events from superseded attempts
   const maxAttempts = Math.max(1, options.connectAttempts ?? 3);
 
@@ -120,12 +125,25 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
     const wifi = io.wifi;
     if (creds === undefined || wifi === undefined) return;
     attempt++;
+    linked = false;
     const gen = ++generation;
     emit({ type: "wifi-connecting", attempt });
     log.info("wifi-connecting", { attempt });
     wifi.connect({ ssid: creds.ssid, passphrase: creds.passphrase, ...(creds.bssid.length === 6 ? { bssid: creds.bssid } : {}), ...(creds.channel > 0 ? { channel: creds.channel } : {}) }, (e: WifiEvent) => {
-      if (!open || gen !== generation) return;
+      if (gen !== generation) return;
+      // The link this window made outlives a successful window: its loss still goes to the lifecycle.
+      if (e.type === "disconnected" && linked) {
+        linked = false;
+        if (open && state.state === "connected") state = { state: "failed", reason: e.reason === "auth-error" ? "auth-error" : "network-not-found" };
+        if (open || closedBy === "success") {
+          log.warn("wifi-lost", { reason: e.reason });
+          emit({ type: "wifi-lost", reason: e.reason });
+        }
+        return;
+      }
+      if (!open) return;
       if (e.type === "connected") {
+        linked = true;
         const net = scanResults?.find((n) => sameBytes(n.ssid, creds.ssid));
         const auth: WifiAuthMode = net?.auth ?? (creds.passphrase.byteLength > 0 ? "wpa2-psk" : "open");
         state = { state: "connected", ip: e.ip, ssid: creds.ssid, bssid: net?.bssid ?? creds.bssid, channel: net?.channel ?? creds.channel, auth };
@@ -136,9 +154,7 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
       } else if (e.type === "disconnected") {
         const reason = e.reason === "auth-error" ? "auth-error" : "network-not-found";
         const remaining = maxAttempts - attempt;
-        if (state.state === "connected") {
-          state = { state: "failed", reason };
-        } else if (remaining > 0) {
+        if (remaining > 0) {
           state = { state: "connecting", attemptsRemaining: remaining };
           later(connect, options.retryDelayMs ?? 1000);
         } else {
@@ -239,6 +255,7 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
   const finish = (reason: "success" | "timeout" | "closed"): void => {
     if (!open) return;
     open = false;
+    closedBy = reason;
     for (const id of timers) io.timers.clear(id);
     timers.clear();
     if (useBle) io.ble!.stop();

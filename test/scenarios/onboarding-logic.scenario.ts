@@ -90,7 +90,9 @@ export const scenarios: Scenario[] = [
       checkEqual(decide({ kind: "denied", detail: "" }, 1, p, 0.5), { action: "stop" }, "denied by a person → stop the chain");
       checkEqual(decide({ kind: "unreachable", detail: "" }, 1, p, 0.5), { action: "retry", delayMs: 550 }, "unreachable → back-off");
       checkEqual(decide({ kind: "unreachable", detail: "" }, 3, p, 0.5), { action: "next" }, "attempts exhausted → next");
-      checkEqual(decide({ kind: "not-approved", detail: "", retryAfterMs: 7000 }, 1, p, 0.5), { action: "retry", delayMs: 7000 }, "Retry-After honoured");
+      checkEqual(decide({ kind: "not-approved", detail: "", retryAfterMs: 7000 }, 1, p, 0), { action: "retry", delayMs: 7000 }, "Retry-After honoured");
+      checkEqual(decide({ kind: "not-approved", detail: "", retryAfterMs: 7000 }, 1, p, 0.5), { action: "retry", delayMs: 7350 }, "plus up to 10 % jitter");
+      checkEqual(decide({ kind: "not-approved", detail: "", retryAfterMs: 60_000 }, 1, p, 0.999), { action: "retry", delayMs: 60_999 }, "jitter capped at 1 s");
       checkEqual(decide({ kind: "not-approved", detail: "", retryAfterMs: 10_000_000 }, 1, p, 0.5), { action: "next" }, "very long Retry-After → next");
 
       // The driver: A fails transiently once then refuses; B succeeds.
