@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 debs=(openssl)
 case "$job" in
   demo) ;;
-  test) debs+=(mosquitto) ;;
+  # chromium: the hub page is tested in a real browser (playwright-core drives /usr/bin/chromium).
+  test) debs+=(mosquitto chromium) ;;
   *) echo "usage: host-sim/setup.sh demo|test" >&2; exit 2 ;;
 esac
 

@@ -1,6 +1,8 @@
 // npm start: a BLANK simulated unit is provisioned over BLE by the phone stand-in, joins the
 // simulated Wi-Fi, onboards against the reference cloud and comes online (provisioning-demo.ts).
 //   --strategy bootstrap|register|shared   the onboarding strategy of that run (default register)
+//   --strategy hub [--auto-approve]        local approval on a hub page instead (hub-demo.ts): the
+//                                          timeline prints the page URL and login; a person clicks Allow
 //   --mapping challenge|secret-key|none    how the phone maps the user (default challenge)
 //   --broker embedded|mosquitto            the cloud's broker
 //   --run-for SECONDS                      stop (exit 0) after that long
@@ -28,6 +30,7 @@ import { startEmbeddedBroker } from "../broker/embedded.js";
 import { startMosquitto } from "../broker/mosquitto.js";
 import { generateTestPki } from "../certs/pki.js";
 import { createSimDevice } from "../sim-device.js";
+import { runHubDemo } from "./hub-demo.js";
 import { runStrategyDemo } from "./strategy-demo.js";
 import { runProvisioningDemo } from "./provisioning-demo.js";
 import { stopOnSignals, timeline } from "./timeline.js";
@@ -42,8 +45,18 @@ const { values: args } = parseArgs({
     secure: { type: "boolean", default: false }, // bootstrap over the AES-CFB /secure/ endpoint
     mapping: { type: "string", default: "challenge" }, // challenge | secret-key | none
     factory: { type: "boolean", default: false }, // the spine demo: flash holds factory credentials
+    "auto-approve": { type: "boolean", default: false }, // --strategy hub: approve without a person
   },
 });
+if (args.strategy === "hub") {
+  await runHubDemo({
+    broker: args.broker!,
+    autoApprove: args["auto-approve"]!,
+    intervalMs: Number(args.interval),
+    ...(args["run-for"] !== undefined ? { runForSeconds: Number(args["run-for"]) } : {}),
+  });
+  await new Promise(() => {}); // runHubDemo owns the process from here
+}
 if (!args.factory) {
   await runProvisioningDemo({
     strategy: args.strategy ?? "register",

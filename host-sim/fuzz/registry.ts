@@ -8,6 +8,7 @@ import { slotPairTarget } from "./targets/slot-pair.js";
 import { factoryConfigTarget } from "./targets/factory-config.js";
 import { httpResponseTarget } from "./targets/http-response.js";
 import { bootstrapReplyTarget, registerReplyTarget, secureBootstrapTarget } from "./targets/onboarding-replies.js";
+import { emoncmsReplyTarget, mdnsResponseTarget, pairReplyTarget } from "./targets/hub-replies.js";
 import { protobufTarget } from "./targets/protobuf.js";
 import { provisioningEndpointsTarget } from "./targets/provisioning-endpoints.js";
 import { security1Target, security2Target } from "./targets/security.js";
@@ -23,6 +24,9 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   secureBootstrapTarget,
   registerReplyTarget,
   factoryConfigTarget,
+  mdnsResponseTarget,
+  pairReplyTarget,
+  emoncmsReplyTarget,
   provisioningEndpointsTarget,
   security1Target,
   security2Target,

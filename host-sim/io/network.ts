@@ -1,4 +1,5 @@
 // The I/O object's `Network` over node:net, node:tls and node:dgram.
+import { createHash } from "node:crypto";
 import { connect as netConnect, isIP, type Socket as NodeSocket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
 import type { Clock, Network, Socket, SocketError, TcpOptions, TlsOptions, UdpOptions, UdpSocket } from "../../src/io/io.js";
@@ -61,11 +62,14 @@ export class NodeNetwork implements Network {
 
   tls(options: TlsOptions): Socket {
     const serverName = options.serverName ?? options.host;
-    const socket: StreamSocket = this.#track((onFinished) => new StreamSocket(options, {
+    const socket: TlsStreamSocket = this.#track((onFinished) => new TlsStreamSocket(options, {
       ...this.#common(options, true),
       onFinished,
       open: () => this.#openTls(options, serverName),
-      onReady: (node) => this.#recordSession(socket, node as TLSSocket, options, serverName),
+      onReady: (node) => {
+        socket.recordPeerKey(node as TLSSocket);
+        this.#recordSession(socket, node as TLSSocket, options, serverName);
+      },
     }));
     return socket;
   }
@@ -109,6 +113,7 @@ export class NodeNetwork implements Network {
     const where = `${options.host}:${options.port}`;
     const problem = clientCredentialProblem(this.profile, options);
     if (problem) return tlsError(where, problem);
+    if (options.trustOnFirstUse) return this.#openTrustOnFirstUse(options, serverName);
     const connection: ConnectionOptions = {
       host: options.host,
       port: options.port,
@@ -130,6 +135,24 @@ export class NodeNetwork implements Network {
     }
   }
 
+  /**
+   * Any certificate is accepted (no chain, name or date check): the caller pins the key it reports.
+   * The board profile's versions and suites still apply.
+   */
+  #openTrustOnFirstUse(options: TlsOptions, serverName: string): NodeSocket | SocketError {
+    if (options.clientCertificate !== undefined || options.clientKey !== undefined) {
+      return tlsError(`${options.host}:${options.port}`, "trust on first use takes no client certificate");
+    }
+    return tlsConnect({
+      host: options.host,
+      port: options.port,
+      ...(isIP(serverName) ? {} : { servername: serverName }),
+      ...(options.alpn !== undefined ? { ALPNProtocols: [...options.alpn] } : {}),
+      ...(this.profile === "board" ? boardConnectionOptions() : {}),
+      rejectUnauthorized: false,
+    });
+  }
+
   #recordSession(socket: Socket, node: TLSSocket, options: TlsOptions, serverName: string): void {
     const cipher = node.getCipher();
     const ephemeral = node.getEphemeralKeyInfo();
@@ -144,6 +167,22 @@ export class NodeNetwork implements Network {
     };
     sessions.set(socket, info);
     this.#options.onTlsSession?.(info);
+  }
+}
+
+/** A TLS socket that can tell the server's key (TlsOptions.trustOnFirstUse). */
+class TlsStreamSocket extends StreamSocket {
+  #peerKey: Uint8Array | undefined;
+
+  recordPeerKey(node: TLSSocket): void {
+    const cert = node.getPeerX509Certificate();
+    if (cert === undefined) return;
+    const spki = cert.publicKey.export({ type: "spki", format: "der" });
+    this.#peerKey = new Uint8Array(createHash("sha256").update(spki).digest());
+  }
+
+  peerKey(): Uint8Array | undefined {
+    return this.#peerKey?.slice();
   }
 }
 

@@ -9,7 +9,8 @@
 //   - client certificates with RSA keys only (certificateVerify signs with RSA);
 //   - certificate validity dates checked against the *device* clock, which reads 1970 until SNTP.
 // "node" is Node's default client (TLS 1.2–1.3, its own suites), for comparison and diagnosis.
-// Both verify the chain and the host name; there is no "do not verify".
+// Both verify the chain and the host name; the one exception is TlsOptions.trustOnFirstUse (hub
+// pairing), where the caller pins the server's key itself before it writes (network.ts).
 import { createPrivateKey } from "node:crypto";
 import { checkServerIdentity, type ConnectionOptions, type DetailedPeerCertificate, type PeerCertificate } from "node:tls";
 import type { Secret } from "../../src/secrets/secret.js";

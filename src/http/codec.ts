@@ -15,7 +15,9 @@ export type HttpErrorCode =
   | "body-too-large"
   | "truncated" // the connection ended before the message did
   | "unreachable" // DNS, refused, reset, TLS: the driver's transport failures
-  | "timeout";
+  | "timeout"
+  | "pin-mismatch" // the server's key is not the pinned one: nothing was sent
+  | "pin-unavailable"; // the platform cannot tell the server's key
 
 export class HttpError extends Error {
   constructor(readonly code: HttpErrorCode, message: string) {

@@ -37,6 +37,11 @@ export interface Socket {
   write(data: Uint8Array): void;
   /** Close now. No handler is called afterwards. */
   close(): void;
+  /**
+   * TLS only: SHA-256 of the DER SubjectPublicKeyInfo of the server's leaf certificate (32 bytes),
+   * from the first onWritable on; undefined before the handshake and for TCP.
+   */
+  peerKey?(): Uint8Array | undefined;
 }
 
 export interface TcpOptions extends SocketHandlers {
@@ -45,8 +50,14 @@ export interface TcpOptions extends SocketHandlers {
 }
 
 export interface TlsOptions extends TcpOptions {
-  /** Trust anchors (PEM). Absent: the platform's root store. There is no "do not verify" option. */
+  /** Trust anchors (PEM). Absent: the platform's root store. */
   readonly ca?: string;
+  /**
+   * Accept any server certificate (no chain, name or date check); the caller compares
+   * `peerKey()` with its pin before it writes a byte (hub pairing, PROTOCOL.md §2). `ca` and
+   * `serverName` then play no part in trust. Otherwise there is no "do not verify" option.
+   */
+  readonly trustOnFirstUse?: boolean;
   /** Name checked against the server certificate and sent as SNI. Defaults to `host`. */
   readonly serverName?: string;
   /** Client certificate chain (PEM) and key (PEM, kept secret) for mutual TLS. */

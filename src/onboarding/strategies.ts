@@ -2,6 +2,7 @@
 import type { FactoryConfig, StrategyName } from "../config/factory-config.js";
 import type { ChainPolicy } from "./chain.js";
 import { bootstrapStrategy } from "./bootstrap.js";
+import { hubStrategy } from "./hub/strategy.js";
 import { registerStrategy } from "./register.js";
 import { sharedStrategy } from "./shared.js";
 import { fail, type Strategy } from "./strategy.js";
@@ -20,9 +21,11 @@ export function strategiesFor(config: FactoryConfig): Strategy[] {
   return config.chain.map((name: StrategyName): Strategy => {
     switch (name) {
       case "stored": return storedStrategy;
-      case "bootstrap": return bootstrapStrategy(config.bootstrap!, config.broker);
-      case "register": return registerStrategy(config.register!, config.broker);
-      case "shared": return sharedStrategy(config.shared!, config.broker);
+      // parseFactoryConfig guarantees the section, and the broker for every strategy but stored/hub.
+      case "bootstrap": return bootstrapStrategy(config.bootstrap!, config.broker!);
+      case "register": return registerStrategy(config.register!, config.broker!);
+      case "shared": return sharedStrategy(config.shared!, config.broker!);
+      case "hub": return hubStrategy(config.hub!);
     }
   });
 }

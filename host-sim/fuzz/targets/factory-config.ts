@@ -9,11 +9,13 @@ import { expect, FuzzFailure, type FuzzTarget } from "../target.js";
 import { sameValue } from "./compare.js";
 import { mutateJsonBytes } from "./json-mutate.js";
 
-const KEYS = ["chain", "broker", "bootstrap", "register", "shared", "retry", "url", "ca", "serverName", "generation", "externalId", "externalKey", "secure", "key", "keyEncoding", "fields", "deviceId", "secret", "username", "password", "clientIdPrefix", "attempts", "initialMs", "maxMs", "stored", "raw", "thing", "client", "mac", "hex", "ascii", "__proto__"];
+const KEYS = ["chain", "broker", "bootstrap", "register", "shared", "retry", "url", "ca", "serverName", "generation", "externalId", "externalKey", "secure", "key", "keyEncoding", "fields", "deviceId", "secret", "username", "password", "clientIdPrefix", "attempts", "initialMs", "maxMs", "stored", "raw", "thing", "client", "mac", "hex", "ascii", "__proto__",
+  "hub", "nvs", "registerOnConnect", "timeoutMs", "maxRounds", "parkedRetryMs", "mode", "secure", "emoncms", "hostName", "service", "mdnsServer", "udpPort", "port", "address",
+  "discoveryTimeoutMs", "pollIntervalMs", "approvalTimeoutMs", "namePrefix", "client-v0.30"];
 const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 
 function sampleConfig(r: Rand): Uint8Array {
-  const chain = ["stored", "bootstrap", "register", "shared"].filter(() => r.bool(0.7));
+  const chain = ["stored", "bootstrap", "register", "shared", "hub"].filter(() => r.bool(0.7));
   if (chain.length === 0) chain.push("stored");
   const generation = r.pick(["raw", "thing", "client"]);
   const o: Record<string, unknown> = {
@@ -22,15 +24,18 @@ function sampleConfig(r: Rand): Uint8Array {
     bootstrap: {
       url: r.pick(["http://cloud.example:9013", "https://cloud.example/bs"]),
       generation,
-      externalKey: "ext-key",
+      externalKey: r.bool(0.8) ? "ext-key" : { nvs: "bs.key" },
       ...(r.bool() ? { externalId: r.pick(["mac", "mac-hex", "node-id"]) } : {}),
       ...(r.bool() ? { secure: { key: r.pick(["0123456789abcdef0123456789abcdef", "0123456789abcdef"]), ...(r.bool() ? { keyEncoding: r.pick(["hex", "ascii"]) } : {}) } } : {}),
     },
     register: { url: "https://register.example/r", ...(r.bool() ? { fields: { deviceId: "id", secret: "s" } } : {}) },
-    shared: { username: "fleet", password: "pw", ...(r.bool() ? { clientIdPrefix: "dev" } : {}) },
-    ...(r.bool() ? { retry: { attempts: r.int(1, 9), initialMs: 100, maxMs: r.pick([100, 60_000]) } } : {}),
+    shared: { username: "fleet", password: "pw", ...(r.bool() ? { clientIdPrefix: "dev" } : {}), ...(r.bool(0.3) ? { registerOnConnect: r.bool() ? {} : { timeoutMs: r.int(100, 60_000) } } : {}) },
+    hub: r.bool()
+      ? { mode: "secure", ...(r.bool() ? { address: "192.168.1.10" } : { mdnsServer: "127.0.0.1:5353", udpPort: r.int(0, 65535) }), ...(r.bool() ? { pollIntervalMs: r.int(100, 20_000), approvalTimeoutMs: 60_000 } : {}) }
+      : { mode: "emoncms", broker: { port: 8883, ca: PEM }, ...(r.bool() ? { namePrefix: "emontx-" } : {}) },
+    ...(r.bool() ? { retry: { attempts: r.int(1, 9), initialMs: 100, maxMs: r.pick([100, 60_000]), ...(r.bool() ? { maxRounds: r.int(1, 10), parkedRetryMs: 3_600_000 } : {}) } } : {}),
   };
-  for (const name of ["bootstrap", "register", "shared"]) if (!chain.includes(name) && r.bool()) delete o[name];
+  for (const name of ["bootstrap", "register", "shared", "hub"]) if (!chain.includes(name) && r.bool()) delete o[name];
   return utf8(JSON.stringify(o));
 }
 

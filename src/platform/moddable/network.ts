@@ -188,6 +188,11 @@ export class BoardNetwork implements Network {
   }
 
   tls(options: TlsOptions): Socket {
+    // The SDK's TLS (modules/crypt/ssl) verifies the chain inside the handshake and drops the
+    // peer certificate afterwards: nothing here can report the server's key to pin it.
+    if (options.trustOnFirstUse) {
+      throw new BoardError("unsupported", "TLS trust on first use (hub pairing) is unsupported on this board build: the SDK's TLS does not expose the server's key");
+    }
     const secure = secureOptions(options); // PEM errors surface to the caller, synchronously
     const socket = new StreamSocket(options);
     this.#dial(socket, options.host, (address): RawStream => new TLSSocket({

@@ -241,6 +241,10 @@ const checks: Record<string, () => "again" | undefined | void> = {
     throwsCode(() => io.network.tls({ host: "10.9.8.7", port: 8883, ca: "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n", ...recorder().handlers }), "pem", "bad base64");
     throwsCode(() => io.network.tls({ host: "10.9.8.7", port: 8883, ca: "no pem here", ...recorder().handlers }), "pem", "no certificate");
     throwsCode(() => io.network.tls({ host: "10.9.8.7", port: 8883, clientKey: Secret.fromString(pem("RSA PRIVATE KEY", key)), ...recorder().handlers }), "pem", "PKCS#1 key");
+    // The SDK's TLS cannot report the server's key: hub pairing's trust on first use is refused, typed.
+    const opened = peers.length;
+    throwsCode(() => io.network.tls({ host: "10.9.8.7", port: 8443, trustOnFirstUse: true, ...recorder().handlers }), "unsupported", "trust on first use");
+    eq(peers.length, opened, "no socket opened for it");
     check(!world.traces.some((t) => t.includes(toBase64(key))), "key material in the log");
   },
 
