@@ -11,6 +11,7 @@ import { XsScenarioHost } from "../xs/host.js";
 import type { ScenarioContext } from "../../test/scenarios/harness.js";
 import { startBenchBroker } from "./brokers.js";
 import { bleProvisioning } from "./provisioning.js";
+import { measureOnboardingHeap } from "./xs-heap.js";
 import { warmReboot } from "./reboot.js";
 import { allSourceModules, bundleSize } from "./size.js";
 import { WORK, type Work } from "./work.js";
@@ -145,13 +146,36 @@ if (xs) {
       : name === "online" ? "boot → TLS → CONNACK → online" : `online, then ${name.split("-")[1]} QoS 1 telemetry publishes (all acknowledged)`;
     emit({
       name: `XS heap high-water: ${name}`, value: slots, unit: "slots", engine: "xs",
-      method: `${what}; fresh XS machine; highest xsnap meter currentHeapCount over every command of the run. currentHeapCount is slots in use: live at the last GC sweep plus allocated since (xsMemory.c), so its peak is where XS collects, not live data; gc() is removed by the board prelude, so a post-GC live figure needs the bridge to keep it. Growth with publish count would show as a rising high-water (XS grows its heap when a sweep frees too little). Median of ${heap.length}; a slot is 32 B on this 64-bit host, 16 B on ESP32; the bundle holds every core module and the scenario harness`,
+      method: `${what}; fresh XS machine; highest xsnap meter currentHeapCount over every command of the run. currentHeapCount is slots in use: live at the last GC sweep plus allocated since (xsMemory.c), so its peak is where XS collects, not live data; the post-GC live figures are the "XS live heap after GC" rows. Growth with publish count would show as a rising high-water (XS grows its heap when a sweep frees too little). Median of ${heap.length}; a slot is 32 B on this 64-bit host, 16 B on ESP32; the bundle holds every core module and the scenario harness`,
       ...(name !== "empty" && baseline[0] ? { ratio: round(slots / baseline[0]), reference: "empty-run baseline" } : {}),
     });
     if (name !== "empty" && baseline[0] !== undefined) {
       emit({ name: `XS heap high-water above baseline: ${name}`, value: slots - baseline[0], unit: "slots", engine: "xs", method: "the figure above minus the empty-run baseline" });
     }
   }
+}
+
+// --- XS live heap after collection, across a whole onboarding ----------------------------------
+if (xs) {
+  const runs = [];
+  for (let r = 0; r < Math.min(REPS, 3); r++) runs.push(await measureOnboardingHeap(1000));
+  const labels = runs[0]!.samples.map((s) => s.label);
+  const base = median(runs.map((run) => run.samples[0]!.slots));
+  for (const [i, label] of labels.entries()) {
+    const slots = median(runs.map((run) => run.samples[i]?.slots ?? NaN));
+    emit({
+      name: `XS live heap after GC: ${label}`, value: slots, unit: "slots", engine: "xs",
+      method: "fresh XS machine with the board prelude; the scenario (host-sim/bench/onboarding-heap.ts) pauses, the host runs XS's collector (the worker's gc(), kept aside by the prelude for the bridge) as a command of its own between deliveries, and reads xsnap's meter currentHeapCount, which a collection resets to the live slots. " +
+        `Onboarding: Security 2 BLE provisioning by the phone stand-in in the same machine, Wi-Fi join, bootstrap (client generation) over HTTPS from the reference cloud, MQTT over TLS to its broker. Slots only (32 B here, 16 B on ESP32); chunks (strings, buffers, BigInts) are not counted. Median of ${runs.length}`,
+      ...(i > 0 ? { ratio: round(slots / base), reference: "baseline sample" } : {}),
+    });
+    const snap = median(runs.map((run) => run.samples[i]?.snapshotBytes ?? NaN));
+    if (Number.isFinite(snap)) {
+      emit({ name: `XS snapshot after GC: ${label}`, value: snap, unit: "bytes", engine: "xs", method: "size of an xsnap snapshot written right after the collection above (every live slot and chunk, bytecode and built-ins included, serialised; 64-bit layout): the live heap in bytes, chunks included" });
+    }
+    if (i > 0) emit({ name: `XS live heap after GC above baseline: ${label}`, value: slots - base, unit: "slots", engine: "xs", method: `the figure above minus the baseline sample; ≈ ${Math.round(((slots - base) * 16) / 1024)} KiB at 16 B per slot (ESP32)` });
+  }
+  emit({ name: "XS heap high-water: whole onboarding + 1000 publishes", value: median(runs.map((r) => r.highWaterSlots)), unit: "slots", engine: "xs", method: "highest xsnap currentHeapCount at the end of any delivery during the run above (live + garbage not yet collected: where XS collects)" });
 }
 
 // --- code size ---------------------------------------------------------------------------------

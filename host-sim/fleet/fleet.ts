@@ -1,7 +1,10 @@
-// A boot storm: N devices (the real core: Device with factory credentials in its flash, its own
-// Io over one in-memory flash each) power up at the same instant against one broker. Each
-// device's state changes and MQTT events are watched to time it to "online" and to count the
-// typed reasons of every failed attempt on the way.
+// A boot storm: N devices (the real core: Device with its own Io over one in-memory flash each)
+// power up at the same instant. Either they hold factory credentials and go straight to one broker,
+// or (`onboard`) they are blank: first boot makes the identity, the factory config's strategy chain
+// obtains credentials from the reference cloud (rate limited: 429 + Retry-After), then MQTT. Each
+// device's state changes, onboarding and MQTT events are watched to time it to "online" and to
+// count the typed reasons of every failed attempt on the way.
+import type { FactoryConfig } from "../../src/config/factory-config.js";
 import { generateIdentity, nodeIdOf } from "../../src/identity/identity.js";
 import { Device } from "../../src/lifecycle/device.js";
 import type { BackoffPolicy } from "../../src/mqtt/backoff.js";
@@ -20,7 +23,10 @@ export interface FleetBroker {
 
 export interface FleetOptions {
   readonly devices: number;
-  readonly broker: FleetBroker;
+  /** Devices with factory credentials for this broker; or `onboard` for blank devices. */
+  readonly broker?: FleetBroker;
+  /** Blank devices with this factory config; device i has the MAC `macOf(i)` (its serial, hex). */
+  readonly onboard?: { readonly factory: FactoryConfig; readonly macOf: (i: number) => string };
   /** Give up on devices not online after this long. */
   readonly timeoutMs: number;
   /** The devices' reconnect policy; default: the firmware's own (DEFAULT_BACKOFF). */
@@ -46,12 +52,15 @@ export interface FleetResult {
   readonly peakConnectRate: number;
   /** Time to make every device's identity and store its credentials (the factory, not the storm). */
   readonly factoryMs: number;
+  /** Milliseconds from power-up to credentials obtained, for blank devices (sorted). */
+  readonly timesToOnboarded: readonly number[];
 }
 
 interface Unit {
   readonly io: NodeIo;
   readonly device: Device;
   onlineAt?: number;
+  onboardedAt?: number;
   lastFailure?: string;
 }
 
@@ -61,14 +70,22 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   const attemptFailures = new Map<string, number>();
   const count = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
   const b = options.broker;
+  const onboard = options.onboard;
+  if ((b === undefined) === (onboard === undefined)) throw new Error("runFleet: give either broker or onboard");
   for (let i = 0; i < options.devices; i++) {
-    const io = createNodeIo({ flash: Flash.inMemory(), log: "silent" });
-    const identity = generateIdentity(io.random);
-    new CredentialStore(io.storage).save({
-      version: 1, identity,
-      mqtt: { brokerUrl: `mqtts://${b.host}:${b.port}`, clientId: nodeIdOf(identity), username: b.username, password: Secret.fromString(b.password), ca: b.ca },
+    const io = createNodeIo({ flash: Flash.inMemory(), log: "silent", ...(onboard ? { mac: onboard.macOf(i) } : {}) });
+    if (b) {
+      const identity = generateIdentity(io.random);
+      new CredentialStore(io.storage).save({
+        version: 1, identity,
+        mqtt: { brokerUrl: `mqtts://${b.host}:${b.port}`, clientId: nodeIdOf(identity), username: b.username, password: Secret.fromString(b.password), ca: b.ca },
+      });
+    }
+    const device = new Device(io, {
+      telemetryIntervalMs: 0, keepaliveSeconds: 300,
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+      ...(onboard ? { factory: onboard.factory } : {}),
     });
-    const device = new Device(io, { telemetryIntervalMs: 0, keepaliveSeconds: 300, ...(options.backoff ? { backoff: options.backoff } : {}) });
     units.push({ io, device });
   }
   const factoryMs = performance.now() - factoryStart;
@@ -99,6 +116,13 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
         unit.onlineAt = performance.now() - start;
         if (++online === units.length) finish();
       }
+      // "stored" on a blank unit is not applicable, not a failure
+      if (e.type === "onboarding" && e.event.type === "failed" && e.event.failure.kind !== "not-applicable") {
+        const f = e.event.failure;
+        unit.lastFailure = `onboarding ${e.event.strategy}: ${f.kind}${f.status !== undefined ? ` (${f.status})` : ""}`;
+        count(attemptFailures, unit.lastFailure);
+      }
+      if (e.type === "onboarding" && e.event.type === "obtained") unit.onboardedAt = performance.now() - start;
       if (e.type !== "mqtt") return;
       const ev = e.event;
       if (ev.type === "transport-up") connectSent();
@@ -117,8 +141,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     sample();
     options.onProgress?.(online, performance.now() - start);
   }, 250);
-  const timeout = new Promise<void>((resolve) => setTimeout(resolve, options.timeoutMs));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, options.timeoutMs); });
   await Promise.race([allOnline, timeout]);
+  clearTimeout(timer);
   const wallMs = performance.now() - start;
   clearInterval(sampler);
   sample();
@@ -133,6 +159,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     devices: units.length, online,
     timesToOnline: units.flatMap((u) => (u.onlineAt === undefined ? [] : [u.onlineAt])).sort((x, y) => x - y),
     wallMs, attemptFailures, failures, peakRssBytes, peakHeapBytes, peakConnectRate, factoryMs,
+    timesToOnboarded: units.flatMap((u) => (u.onboardedAt === undefined ? [] : [u.onboardedAt])).sort((x, y) => x - y),
   };
 }
 

@@ -2,7 +2,8 @@
 // XS worker after the board prelude, answers the worker's I/O calls with host-sim's real I/O
 // (sockets, flash with power cuts, timers) and delivers socket/timer events back into XS.
 import { build } from "esbuild";
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Socket, UdpSocket } from "../../src/io/io.js";
@@ -68,6 +69,34 @@ export interface XsRunResult {
   readonly name: string;
   readonly error?: string;
   readonly meter?: MeterUsage;
+  /** Live heap after a full collection, at each point the scenario asked (heap-probe.ts). */
+  readonly heapSamples?: readonly HeapSample[];
+}
+
+export interface HeapSample {
+  readonly label: string;
+  /** Slots in use right after XS's collector ran (xsnap meter currentHeapCount). */
+  readonly slots: number;
+  /** Bytes XS has taken from the system so far (xsnap meter allocate): slots and chunks, never given back. */
+  readonly allocatedBytes: number;
+  /** With `snapshotSamples`: size of an XS snapshot taken right after (live slots and chunks, serialised). */
+  readonly snapshotBytes?: number;
+}
+
+export interface XsHostOptions {
+  /** How `ctx.device()` devices are made on the host (default createSimDevice()): e.g. on a ManualClock. */
+  readonly createDevice?: () => HostSimDevice;
+  /** Also write an XS snapshot at each heap sample and record its size (slower). */
+  readonly snapshotSamples?: boolean;
+}
+
+/** Deliveries into XS so far, for a driver that waits until the guest is quiet. */
+export interface XsActivity {
+  readonly delivered: number;
+  readonly socketEvents: number;
+  readonly inFlight: number;
+  /** Sockets opened whose connection (TLS handshake included) has not completed or failed yet. */
+  readonly connecting: number;
 }
 
 export class XsScenarioHost {
@@ -82,13 +111,20 @@ export class XsScenarioHost {
   #broker: BrokerEnv | undefined;
   #lastMeter: MeterUsage = {};
   #peakHeap = 0;
+  #heapSamples: HeapSample[] = [];
+  readonly #createDevice: () => HostSimDevice;
+  readonly #snapshotSamples: boolean;
+  readonly #activity = { delivered: 0, socketEvents: 0, inFlight: 0 };
+  readonly #connecting = new Set<number>();
 
-  private constructor() {
+  private constructor(options: XsHostOptions) {
     this.#worker = new XsWorker({ onQuery: (bytes) => this.#onQuery(bytes), meteringLimit: 0 });
+    this.#createDevice = options.createDevice ?? (() => createSimDevice());
+    this.#snapshotSamples = options.snapshotSamples ?? false;
   }
 
-  static async start(files: readonly string[] = scenarioFiles()): Promise<XsScenarioHost> {
-    const host = new XsScenarioHost();
+  static async start(files: readonly string[] = scenarioFiles(), options: XsHostOptions = {}): Promise<XsScenarioHost> {
+    const host = new XsScenarioHost(options);
     await host.#worker.evaluate(readFileSync(join(here, "guest", "board-prelude.js"), "utf8"));
     await host.#worker.evaluate(await bundleScenarios(files));
     return host;
@@ -110,6 +146,7 @@ export class XsScenarioHost {
     const run = ++this.#runCounter;
     this.#broker = options.broker;
     this.#peakHeap = 0;
+    this.#heapSamples = [];
     const finished = new Promise<string | undefined>((resolveRun, reject) => {
       const timer = setTimeout(() => reject(new Error(`scenario "${name}" did not finish on XS within ${options.timeoutMs ?? 120_000} ms`)), options.timeoutMs ?? 120_000);
       this.#running = { run, done: (error) => { clearTimeout(timer); resolveRun(error); } };
@@ -117,7 +154,7 @@ export class XsScenarioHost {
     await this.#deliver({ ev: "run", run, scenario: name, ...(options.broker ? { broker: options.broker } : {}) });
     try {
       const error = await finished;
-      return { name, ...(error !== undefined ? { error } : {}), meter: { ...this.#lastMeter, currentHeapCount: this.#peakHeap } };
+      return { name, ...(error !== undefined ? { error } : {}), meter: { ...this.#lastMeter, currentHeapCount: this.#peakHeap }, heapSamples: this.#heapSamples };
     } finally {
       this.#running = undefined;
       this.#releaseAll();
@@ -129,10 +166,39 @@ export class XsScenarioHost {
     await this.#worker.close();
   }
 
-  async #deliver(event: HostEvent): Promise<void> {
-    const { meter } = await this.#worker.command(encode(event));
-    this.#lastMeter = meter;
-    this.#peakHeap = Math.max(this.#peakHeap, meter.currentHeapCount ?? 0);
+  /** What has been delivered into XS so far (a virtual-clock driver waits for quiet). */
+  get activity(): XsActivity {
+    return { ...this.#activity, connecting: this.#connecting.size };
+  }
+
+  /** Run XS's collector now, between deliveries; the live heap afterwards. */
+  async collectGarbage(): Promise<{ slots: number; allocatedBytes: number }> {
+    const { meter } = await this.#worker.command(encode({ ev: "gc" } satisfies HostEvent));
+    return { slots: meter.currentHeapCount ?? NaN, allocatedBytes: meter.allocate ?? NaN };
+  }
+
+  /** Size in bytes of an XS snapshot of the machine now (written to a temporary file, then removed). */
+  async snapshotBytes(): Promise<number> {
+    const dir = mkdtempSync(join(tmpdir(), "xs-snapshot-"));
+    try {
+      return await this.#worker.snapshot(join(dir, "machine.xss"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  async #deliver(event: HostEvent): Promise<MeterUsage> {
+    this.#activity.inFlight++;
+    try {
+      const { meter } = await this.#worker.command(encode(event));
+      this.#lastMeter = meter;
+      this.#peakHeap = Math.max(this.#peakHeap, meter.currentHeapCount ?? 0);
+      return meter;
+    } finally {
+      this.#activity.inFlight--;
+      this.#activity.delivered++;
+      if (event.ev.startsWith("socket.") || event.ev.startsWith("udp.")) this.#activity.socketEvents++;
+    }
   }
 
   #post(event: HostEvent): void {
@@ -162,7 +228,7 @@ export class XsScenarioHost {
 
   #handle(r: GuestRequest): unknown {
     switch (r.op) {
-      case "device.new": return this.#register(createSimDevice());
+      case "device.new": return this.#register(this.#createDevice());
       case "device.reboot": return this.#register(this.#device(r.device).reboot());
       case "flash.cut": return this.#device(r.device).flash.cutPowerAt(r.write, r.byte);
       case "flash.count": return this.#device(r.device).flash.writeCount;
@@ -178,7 +244,12 @@ export class XsScenarioHost {
         return data === undefined ? null : Buffer.from(data).toString("base64");
       }
       case "socket.write": return this.#sockets.get(r.socket)?.write(new Uint8Array(Buffer.from(r.data, "base64")));
+      case "socket.peerKey": {
+        const key = this.#sockets.get(r.socket)?.peerKey?.();
+        return key === undefined ? null : Buffer.from(key).toString("base64");
+      }
       case "socket.close": {
+        this.#connecting.delete(r.socket);
         this.#sockets.get(r.socket)?.close();
         return this.#sockets.delete(r.socket);
       }
@@ -223,6 +294,20 @@ export class XsScenarioHost {
       case "device.mac": return this.#device(r.device).io.device.mac() ?? null;
       case "device.restart": return this.#device(r.device).io.device.restart();
       case "log": return this.#device(r.device).io.log(r.record);
+      case "heap.sample": {
+        // After this delivery ends: XS is between commands, only live objects remain reachable.
+        const { id, label } = r;
+        this.#activity.inFlight++; // the gc is due: a quiet-waiting driver must not move on
+        void this.#deliver({ ev: "gc" }).then(async (meter) => {
+          const slots = meter.currentHeapCount ?? NaN;
+          const snapshotBytes = this.#snapshotSamples ? await this.snapshotBytes() : undefined;
+          this.#heapSamples.push({ label, slots, allocatedBytes: meter.allocate ?? NaN, ...(snapshotBytes !== undefined ? { snapshotBytes } : {}) });
+          this.#post({ ev: "heap.sampled", id, slots });
+        }, (e: unknown) => {
+          if (this.#running) this.#running.done(`XS failed while collecting garbage: ${(e as Error).message}`);
+        }).finally(() => { this.#activity.inFlight--; });
+        return null;
+      }
       case "scenario.done": {
         if (this.#running?.run === r.run) this.#running.done(r.error);
         return null;
@@ -243,10 +328,14 @@ export class XsScenarioHost {
     const handlers = {
       host: o.host,
       port: o.port,
-      onWritable: (count: number) => this.#post({ ev: "socket.writable", socket: handle, count }),
+      onWritable: (count: number) => {
+        this.#connecting.delete(handle);
+        this.#post({ ev: "socket.writable", socket: handle, count });
+      },
       onReadable: (count: number) => this.#post({ ev: "socket.readable", socket: handle, count }),
       // The socket stays registered: XS may still read what arrived before the error.
       onError: (error: { kind: import("../../src/io/io.js").SocketErrorKind; message: string }) => {
+        this.#connecting.delete(handle);
         this.#post({ ev: "socket.error", socket: handle, kind: error.kind, message: error.message });
       },
     };
@@ -259,8 +348,10 @@ export class XsScenarioHost {
           ...(o.clientCertificate !== undefined ? { clientCertificate: o.clientCertificate } : {}),
           ...(o.clientKey !== undefined ? { clientKey: Secret.fromString(o.clientKey) } : {}),
           ...(o.alpn !== undefined ? { alpn: o.alpn } : {}),
+          ...(o.trustOnFirstUse ? { trustOnFirstUse: true } : {}),
         });
     this.#sockets.set(handle, socket);
+    this.#connecting.add(handle);
     return handle;
   }
 
@@ -270,6 +361,7 @@ export class XsScenarioHost {
     for (const socket of this.#udp.values()) socket.close();
     for (const { device, id } of this.#timers.values()) device.io.timers.clear(id);
     this.#sockets.clear();
+    this.#connecting.clear();
     this.#udp.clear();
     this.#timers.clear();
     this.#devices.clear();

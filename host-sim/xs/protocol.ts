@@ -17,6 +17,7 @@ export type GuestRequest =
   | { op: "socket.read"; socket: number }
   | { op: "socket.write"; socket: number; data: string }
   | { op: "socket.close"; socket: number }
+  | { op: "socket.peerKey"; socket: number }
   | { op: "udp.open"; device: number; port?: number }
   | { op: "udp.read"; socket: number }
   | { op: "udp.write"; socket: number; data: string; address: string; port: number }
@@ -28,7 +29,9 @@ export type GuestRequest =
   | { op: "device.mac"; device: number }
   | { op: "device.restart"; device: number }
   | { op: "log"; device: number; record: LogRecord }
-  | { op: "scenario.done"; run: number; error?: string };
+  | { op: "scenario.done"; run: number; error?: string }
+  /** Collect garbage between commands and report the live heap (answered by a "heap.sampled" event). */
+  | { op: "heap.sample"; id: number; label: string };
 
 export interface SocketOpenOptions {
   host: string;
@@ -39,6 +42,7 @@ export interface SocketOpenOptions {
   /** The PEM key crosses the pipe revealed: this is the device handing it to its own TLS stack. */
   clientKey?: string;
   alpn?: string[];
+  trustOnFirstUse?: boolean;
 }
 
 /** Every reply is one of these; `error` carries a storage or socket failure to rethrow in XS. */
@@ -54,4 +58,6 @@ export type HostEvent =
   | { ev: "socket.readable"; socket: number; count: number }
   | { ev: "socket.error"; socket: number; kind: SocketErrorKind; message: string }
   | { ev: "udp.readable"; socket: number; count: number }
-  | { ev: "timer"; timer: number };
+  | { ev: "timer"; timer: number }
+  | { ev: "gc" }
+  | { ev: "heap.sampled"; id: number; slots: number };

@@ -84,6 +84,12 @@ export class XsWorker {
     return this.#send(Buffer.concat([Buffer.from("?"), bytes]));
   }
 
+  /** Write a snapshot of the machine to `path` (xsnap's "w"; XS collects garbage first); its size in bytes. */
+  async snapshot(path: string): Promise<number> {
+    const { reply } = await this.#send(Buffer.concat([Buffer.from("w"), Buffer.from(path, "utf8")]));
+    return Number(Buffer.from(reply).toString("ascii"));
+  }
+
   async close(): Promise<void> {
     if (this.#exited) return;
     const gone = new Promise<void>((resolve) => this.#child.once("exit", () => resolve()));

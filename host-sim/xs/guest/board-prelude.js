@@ -8,9 +8,10 @@
   "use strict";
   const g = globalThis;
   // The test bridge (not the core) may keep the worker's native codecs, out of the core's sight,
-  // so that shuttling I/O over the pipe does not dominate run time.
+  // so that shuttling I/O over the pipe does not dominate run time; and gc, so the host can
+  // measure the live heap after a collection (bench, soak).
   Object.defineProperty(g, Symbol.for("onboarding.xs-bridge"), {
-    value: Object.freeze({ TextEncoder: g.TextEncoder, TextDecoder: g.TextDecoder, Base64: g.Base64 }),
+    value: Object.freeze({ TextEncoder: g.TextEncoder, TextDecoder: g.TextDecoder, Base64: g.Base64, gc: g.gc }),
   });
   for (const name of ["TextEncoder", "TextDecoder", "performance", "setImmediate", "Base64", "print", "gc",
     "currentMeterLimit", "resetMeter", "harden", "Compartment", "ModuleSource"]) {

@@ -13,6 +13,7 @@ interface NativeCodecs {
   TextEncoder: new () => { encode(text: string): Uint8Array };
   TextDecoder: new () => { decode(bytes: Uint8Array): string };
   Base64: { encode(buffer: ArrayBuffer): string; decode(text: string): ArrayBuffer };
+  gc?: () => void;
 }
 
 // The worker's native codecs, kept aside by board-prelude.js for the bridge only; the pure
@@ -43,6 +44,23 @@ export function call(request: GuestRequest): unknown {
   return reply.ok;
 }
 
+/** XS's own collector (kept aside by the prelude); the host runs it as a command of its own. */
+export function collectGarbage(): void {
+  native?.gc?.();
+}
+
+const heapWaiters = new Map<number, (slots: number) => void>();
+let nextHeapSample = 1;
+
+/** Live XS heap in slots after a full collection, run by the host between commands. */
+export function sampleHeap(label: string): Promise<number> {
+  const id = nextHeapSample++;
+  return new Promise((resolve) => {
+    heapWaiters.set(id, resolve);
+    call({ op: "heap.sample", id, label });
+  });
+}
+
 const sockets = new Map<number, SocketHandlers>();
 const datagrams = new Map<number, UdpOptions>();
 const timers = new Map<number, () => void>();
@@ -71,6 +89,15 @@ export function dispatch(event: HostEvent): void {
       callback?.();
       break;
     }
+    case "heap.sampled": {
+      const resolve = heapWaiters.get(event.id);
+      heapWaiters.delete(event.id);
+      resolve?.(event.slots);
+      break;
+    }
+    case "gc":
+      collectGarbage();
+      break;
     case "run":
     case "list":
       break; // handled by main.ts
@@ -88,6 +115,7 @@ export function bridgedDevice(device: number): SimDevice {
         ...(options.clientCertificate !== undefined ? { clientCertificate: options.clientCertificate } : {}),
         ...(options.clientKey !== undefined ? { clientKey: options.clientKey.revealString() } : {}),
         ...(options.alpn !== undefined ? { alpn: [...options.alpn] } : {}),
+        ...(options.trustOnFirstUse ? { trustOnFirstUse: true } : {}),
       }),
       udp: (options) => openUdp(device, options),
     },
@@ -155,6 +183,12 @@ function openSocket(device: number, kind: "tcp" | "tls", options: SocketHandlers
       sockets.delete(socket);
       call({ op: "socket.close", socket });
     },
+    ...(kind === "tls" ? {
+      peerKey(): Uint8Array | undefined {
+        const key = call({ op: "socket.peerKey", socket }) as string | null;
+        return key === null ? undefined : decode64(key);
+      },
+    } : {}),
   };
 }
 

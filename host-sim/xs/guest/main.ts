@@ -3,7 +3,7 @@
 import type { Scenario } from "../../../test/scenarios/harness.js";
 import { fromUtf8, utf8 } from "../../../src/bytes/bytes.js";
 import type { HostEvent } from "../protocol.js";
-import { bridgedDevice, call, dispatch, HostStorageError } from "./bridge.js";
+import { bridgedDevice, call, dispatch, HostStorageError, sampleHeap } from "./bridge.js";
 
 const registry = new Map<string, Scenario>();
 
@@ -18,6 +18,7 @@ function run(runId: number, name: string, broker: unknown): void {
     engine: "xs",
     device: () => bridgedDevice(call({ op: "device.new" }) as number),
     isPowerCut: (e: unknown) => e instanceof HostStorageError && e.kind === "power-cut",
+    sampleHeap, // see host-sim/xs/heap-probe.ts
     ...(broker ? { broker } : {}),
   };
   Promise.resolve()
