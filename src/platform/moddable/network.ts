@@ -15,12 +15,14 @@ import TCP from "embedded:io/socket/tcp";
 import TLSSocket from "embedded:io/socket/tcp/tls";
 import UDP from "embedded:io/socket/udp";
 import Timer from "timer";
+import { Digest } from "crypt";
 import type {
   Datagram, Network, Socket, SocketError, SocketHandlers, TcpOptions, TlsOptions, UdpOptions, UdpSocket,
 } from "../../io/io.js";
 import { concat } from "../../bytes/bytes.js";
 import { BoardError } from "./errors.js";
 import { pemToDer, toArrayBuffer } from "./pem.js";
+import { ServerCertificateTap, subjectPublicKeyInfo } from "../../tls/server-certificate.js";
 
 /** Options of the SDK's TLS session (modules/crypt/ssl) as the glue sets them. */
 export interface SecureOptions {
@@ -29,6 +31,8 @@ export interface SecureOptions {
   clientKey?: ArrayBuffer;
   clientCertificates?: ArrayBuffer[];
   applicationLayerProtocolNegotiation?: string[];
+  /** Default true; false only for trust on first use, where the glue pins the key itself. */
+  verify?: boolean;
 }
 
 /** What TCP and TLSSocket have in common. */
@@ -64,9 +68,23 @@ class StreamSocket implements Socket {
   #connected = false;
   #writable = 0;
   readonly #queue: Uint8Array[] = [];
+  #peerKey: (() => Uint8Array | undefined) | undefined;
 
   constructor(handlers: SocketHandlers) {
     this.#handlers = handlers;
+  }
+
+  peerKeyFrom(source: () => Uint8Array | undefined): void {
+    this.#peerKey = source;
+  }
+
+  /** SHA-256 of the server's SubjectPublicKeyInfo (trust-on-first-use sockets only). */
+  peerKey(): Uint8Array | undefined {
+    try {
+      return this.#peerKey?.();
+    } catch {
+      return undefined; // a certificate we cannot parse has no key to pin: the caller refuses
+    }
   }
 
   /** The callbacks to give the SDK socket. */
@@ -154,6 +172,30 @@ class StreamSocket implements Socket {
   }
 }
 
+/**
+ * TCP whose reads a tap sees. The SDK's TLS session reads records into views it passes to read();
+ * the ECMA-419 read(buffer) form returns the count it filled.
+ */
+function tappedTcp(tap: ServerCertificateTap): typeof TCP {
+  return class TappedTcp extends TCP {
+    override read(into?: number): number | ArrayBuffer {
+      const result = (TCP.prototype.read as (this: TCP, into?: unknown) => number | ArrayBuffer).call(this, into);
+      const view = into as unknown;
+      if (!tap.done) {
+        if (ArrayBuffer.isView(view)) tap.feed(new Uint8Array(view.buffer, view.byteOffset, typeof result === "number" ? Math.min(result, view.byteLength) : view.byteLength));
+        else if (result instanceof ArrayBuffer) tap.feed(new Uint8Array(result));
+      }
+      return result;
+    }
+  };
+}
+
+function sha256(data: Uint8Array): Uint8Array {
+  const digest = new Digest("SHA256");
+  digest.write(toArrayBuffer(data));
+  return new Uint8Array(digest.close());
+}
+
 /** The SDK TLS session's options from the core's TlsOptions (PEM → DER). */
 export function secureOptions(options: TlsOptions): SecureOptions {
   const secure: SecureOptions = { serverName: options.serverName ?? options.host };
@@ -188,16 +230,21 @@ export class BoardNetwork implements Network {
   }
 
   tls(options: TlsOptions): Socket {
-    // The SDK's TLS (modules/crypt/ssl) verifies the chain inside the handshake and drops the
-    // peer certificate afterwards: nothing here can report the server's key to pin it.
-    if (options.trustOnFirstUse) {
-      throw new BoardError("unsupported", "TLS trust on first use (hub pairing) is unsupported on this board build: the SDK's TLS does not expose the server's key");
-    }
     const secure = secureOptions(options); // PEM errors surface to the caller, synchronously
     const socket = new StreamSocket(options);
+    let transport: typeof TCP = TCP;
+    if (options.trustOnFirstUse) {
+      // The SDK's TLS verifies the chain inside the handshake and keeps no certificate; with
+      // verification off, we read the server's certificate off the handshake bytes the session
+      // reads (TLS 1.2 sends it in clear) and report its key for the core to compare.
+      const tap = new ServerCertificateTap();
+      secure.verify = false;
+      transport = tappedTcp(tap);
+      socket.peerKeyFrom(() => (tap.leaf === undefined ? undefined : sha256(subjectPublicKeyInfo(tap.leaf))));
+    }
     this.#dial(socket, options.host, (address): RawStream => new TLSSocket({
       address, host: options.host, port: options.port, nodelay: true, format: "buffer",
-      secure, TCP: { io: TCP }, ...socket.callbacks(),
+      secure, TCP: { io: transport }, ...socket.callbacks(),
     }));
     return socket;
   }

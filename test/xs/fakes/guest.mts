@@ -5,6 +5,7 @@
 import "./globals.js";
 import { advance, resetWorld, world } from "./world.js";
 import { peers, UDP, type FakePeer } from "./sockets.js";
+import { Digest } from "./crypt.js";
 import { central } from "./ble.js";
 import { radio } from "./wifi.js";
 import main from "../../../src/platform/moddable/main.js";
@@ -241,10 +242,32 @@ const checks: Record<string, () => "again" | undefined | void> = {
     throwsCode(() => io.network.tls({ host: "10.9.8.7", port: 8883, ca: "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n", ...recorder().handlers }), "pem", "bad base64");
     throwsCode(() => io.network.tls({ host: "10.9.8.7", port: 8883, ca: "no pem here", ...recorder().handlers }), "pem", "no certificate");
     throwsCode(() => io.network.tls({ host: "10.9.8.7", port: 8883, clientKey: Secret.fromString(pem("RSA PRIVATE KEY", key)), ...recorder().handlers }), "pem", "PKCS#1 key");
-    // The SDK's TLS cannot report the server's key: hub pairing's trust on first use is refused, typed.
-    const opened = peers.length;
-    throwsCode(() => io.network.tls({ host: "10.9.8.7", port: 8443, trustOnFirstUse: true, ...recorder().handlers }), "unsupported", "trust on first use");
-    eq(peers.length, opened, "no socket opened for it");
+    // Trust on first use (hub pairing): the SDK session runs with verify off over a TCP whose reads
+    // the glue taps for the server's certificate; peerKey() is SHA-256 of its SubjectPublicKeyInfo.
+    const tofu = io.network.tls({ host: "10.9.8.7", port: 8443, trustOnFirstUse: true, ...recorder().handlers });
+    const tofuPeer = lastPeer();
+    eq((tofuPeer.options.secure as { verify?: boolean }).verify, false, "verify off for trust on first use");
+    const Transport = (tofuPeer.options.TCP as { io: new (o: object) => { read(into?: unknown): unknown } }).io;
+    // Play the SDK session: it opens the transport and reads the server's flight through it.
+    const wire = new Transport({ address: "10.9.8.7", port: 8443, onReadable() {}, onWritable() {}, onError() {} });
+    const raw = lastPeer();
+    const der = (tag: number, ...parts: Uint8Array[]): Uint8Array => {
+      const body = Uint8Array.from(parts.flatMap((p) => [...p]));
+      return Uint8Array.from([tag, ...(body.length < 128 ? [body.length] : [0x82, body.length >> 8, body.length & 0xff]), ...body]);
+    };
+    const spki = der(0x30, der(0x30, der(0x06, Uint8Array.of(0x2b, 0x65, 0x70))), der(0x03, Uint8Array.of(0, ...Array.from({ length: 32 }, (_, i) => i))));
+    const certificate = der(0x30, der(0x30, der(0xa0, der(0x02, Uint8Array.of(2))), der(0x02, Uint8Array.of(1)), der(0x30), der(0x30), der(0x30), der(0x30), spki), der(0x30), der(0x03, Uint8Array.of(0)));
+    const u24 = (n: number) => [n >> 16, (n >> 8) & 0xff, n & 0xff];
+    const handshake = Uint8Array.from([2, ...u24(4), 3, 3, 0, 0, 11, ...u24(certificate.length + 6), ...u24(certificate.length + 3), ...u24(certificate.length), ...certificate]);
+    const record = Uint8Array.from([22, 3, 3, handshake.length >> 8, handshake.length & 0xff, ...handshake]);
+    raw.send(record.subarray(0, 7));
+    wire.read();
+    eq(tofu.peerKey?.(), undefined, "no key before the certificate has been read");
+    raw.send(record.subarray(7));
+    wire.read();
+    const digest = new Digest("SHA256");
+    digest.write(spki.slice().buffer);
+    sameBytes(tofu.peerKey?.(), new Uint8Array(digest.close()), "peer key = SHA-256(SPKI)");
     check(!world.traces.some((t) => t.includes(toBase64(key))), "key material in the log");
   },
 

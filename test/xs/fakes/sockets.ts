@@ -111,7 +111,8 @@ export class TLSSocket {
     if (secure.certificate !== undefined && !(secure.certificate instanceof ArrayBuffer)) throw new TypeError("secure.certificate must be DER in an ArrayBuffer");
     if (secure.clientKey !== undefined && !(secure.clientKey instanceof ArrayBuffer)) throw new TypeError("secure.clientKey must be DER in an ArrayBuffer");
     const io = (options.TCP as { io?: unknown } | undefined)?.io;
-    if (io !== TCP) throw new Error("TLSSocket: TCP.io must be the TCP class");
+    // The SDK's TLSSocket constructs whatever TCP.io is: the TCP class or a subclass of it.
+    if (io !== TCP && !(typeof io === "function" && io.prototype instanceof TCP)) throw new Error("TLSSocket: TCP.io must be the TCP class or a subclass");
     this.#peer = new FakePeer("tls", options, options);
     peers.push(this.#peer);
   }

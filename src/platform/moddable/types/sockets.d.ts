@@ -46,6 +46,8 @@ declare module "embedded:io/socket/tcp/tls" {
     clientKey?: ArrayBuffer;
     clientCertificates?: ArrayBuffer[];
     applicationLayerProtocolNegotiation?: string[];
+    /** Default true. False: no chain or name check (the glue then pins the key itself). */
+    verify?: boolean;
   }
 
   export interface TlsOptions extends TcpOptions {
