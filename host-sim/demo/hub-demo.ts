@@ -7,18 +7,15 @@
 //                    checking that the code on the page is the one the unit printed.
 import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseFactoryConfig } from "../../src/config/factory-config.js";
 import { Device } from "../../src/lifecycle/device.js";
-import { generateTestPki } from "../certs/pki.js";
-import { startCloud } from "../cloud/cloud.js";
 import { startHub } from "../hub/hub.js";
 import { HubWebClient } from "../hub/web-client.js";
 import { createSimDevice } from "../sim-device.js";
-import { stopOnSignals, timeline } from "./timeline.js";
+import { startDemoCloud, stopOnSignals, timeline } from "./timeline.js";
 
 export interface HubDemoOptions {
   readonly broker: string;
@@ -41,14 +38,7 @@ export async function runHubDemo(o: HubDemoOptions): Promise<void> {
     process.exit(2);
   }
   const { say, record: logLine } = timeline(8);
-  const work = mkdtempSync(join(tmpdir(), "onboarding-demo-"));
-  const pki = generateTestPki(join(work, "pki"));
-  say("setup", `PKI generated in ${work}`);
-  const cloud = await startCloud({
-    tls: { key: pki.serverKeyPem, cert: pki.serverCertPem, ca: pki.caPem },
-    statePath: join(work, "cloud-state.json"),
-    ...(o.broker === "mosquitto" ? { mosquitto: pki } : {}),
-  });
+  const { work, pki, cloud } = await startDemoCloud(say, { broker: o.broker });
   say("cloud", `broker ${cloud.brokerUrl} (${o.broker}); the hub issues its logins here`);
   cloud.broker.events.on("connected", (c) => say("broker", `client ${c.clientId} connected as ${c.username}`));
   cloud.broker.events.on("refused", (c) => say("broker", `refused ${c.clientId}: CONNACK ${c.returnCode} (${c.why})`));

@@ -10,8 +10,7 @@
 //   4. the unit stores them, joins, runs its onboarding chain, comes online over MQTT/TLS,
 //      publishes telemetry, and the cloud confirms the user mapping. Ctrl-C (or --run-for) stops.
 import { randomFillSync } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseFactoryConfig } from "../../src/config/factory-config.js";
@@ -20,15 +19,13 @@ import { DEFAULT_SERVICE_UUID } from "../../src/provisioning/uuid.js";
 import { Secret } from "../../src/secrets/secret.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
 import { BleProtocommTransport, SimBleRadio } from "../ble/link.js";
-import { generateTestPki } from "../certs/pki.js";
-import { startCloud } from "../cloud/cloud.js";
 import { CloudApiClient, startCloudApi } from "../cloud/user-mapping/http-api.js";
 import { UserMappingCloud } from "../cloud/user-mapping/service.js";
 import { provisionDevice, waitForMapping } from "../provisioning/app.js";
 import { DEFAULT_NETWORKS, withRadios } from "../provisioning/kit.js";
 import { renderQr } from "../provisioning/qr-code.js";
 import { createSimDevice } from "../sim-device.js";
-import { stopOnSignals, timeline } from "./timeline.js";
+import { startDemoCloud, stopOnSignals, timeline } from "./timeline.js";
 
 export interface ProvisioningDemoOptions {
   readonly strategy: string;
@@ -50,16 +47,7 @@ export async function runProvisioningDemo(o: ProvisioningDemoOptions): Promise<v
   if (o.broker !== "embedded" && o.broker !== "mosquitto") fail(`--broker must be "embedded" or "mosquitto" (got ${o.broker})`);
   const { say, record: logLine } = timeline(12);
 
-  const work = mkdtempSync(join(tmpdir(), "onboarding-demo-"));
-  const pki = generateTestPki(join(work, "pki"));
-  say("setup", `PKI generated in ${work}`);
-  const cloud = await startCloud({
-    tls: { key: pki.serverKeyPem, cert: pki.serverCertPem, ca: pki.caPem },
-    statePath: join(work, "cloud-state.json"),
-    generation: o.generation as "raw" | "thing" | "client",
-    encryptKey: ENCRYPT_KEY,
-    ...(o.broker === "mosquitto" ? { mosquitto: pki } : {}),
-  });
+  const { work, pki, cloud } = await startDemoCloud(say, { broker: o.broker, generation: o.generation as "raw" | "thing" | "client", encryptKey: ENCRYPT_KEY });
   say("cloud", `reference cloud: HTTPS ${cloud.httpUrl}, broker ${cloud.brokerUrl} (${o.broker})`);
   cloud.onEvent((e) => {
     say("cloud", `${e.what} ${e.detail}`);

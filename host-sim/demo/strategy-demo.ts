@@ -1,14 +1,11 @@
 // npm start -- --strategy bootstrap|register|shared: a blank unit onboards itself against the
 // reference cloud, from "needs-onboarding" to "online", with the cloud's side in the timeline.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseFactoryConfig } from "../../src/config/factory-config.js";
 import { Device } from "../../src/lifecycle/device.js";
-import { generateTestPki } from "../certs/pki.js";
-import { startCloud } from "../cloud/cloud.js";
 import { createSimDevice } from "../sim-device.js";
-import { stopOnSignals, timeline } from "./timeline.js";
+import { startDemoCloud, stopOnSignals, timeline } from "./timeline.js";
 
 export interface StrategyDemoOptions {
   readonly strategy: string;
@@ -34,16 +31,7 @@ export async function runStrategyDemo(options: StrategyDemoOptions): Promise<voi
   }
   const { say, record: logLine } = timeline(10);
 
-  const work = mkdtempSync(join(tmpdir(), "onboarding-demo-"));
-  const pki = generateTestPki(join(work, "pki"));
-  say("setup", `PKI generated in ${work}`);
-  const cloud = await startCloud({
-    tls: { key: pki.serverKeyPem, cert: pki.serverCertPem, ca: pki.caPem },
-    statePath: join(work, "cloud-state.json"),
-    generation,
-    encryptKey: ENCRYPT_KEY,
-    ...(options.broker === "mosquitto" ? { mosquitto: pki } : {}),
-  });
+  const { work, pki, cloud } = await startDemoCloud(say, { broker: options.broker, generation, encryptKey: ENCRYPT_KEY });
   say("cloud", `reference cloud: HTTPS ${cloud.httpUrl}, broker ${cloud.brokerUrl} (state in cloud-state.json)`);
   cloud.onEvent((e) => say("cloud", `${e.what} ${e.detail}`));
   cloud.broker.events.on("connected", (c) => say("broker", `client ${c.clientId} connected as ${c.username}`));
