@@ -3,7 +3,8 @@
 // atomically (temp file, fsync, rename), so a restart loses nothing. Node 20 has no node:sqlite
 // and no database dependency is available here; for a reference service one small file is enough.
 import { randomBytes, randomUUID } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { writeJsonAtomically } from "./json-file.js";
 
 /**
  * Device API generation of the bootstrap service: "raw" (Mainflux ≤0.12), "thing" (0.13, Magistrala
@@ -91,18 +92,9 @@ export class CloudState {
     if (this.data.version !== 1) throw new Error(`cloud state ${path}: unsupported version`);
   }
 
-  /** Write the whole state: temp file, fsync, rename (atomic on POSIX). */
+  /** Write the whole state atomically. */
   save(): void {
-    if (this.path === undefined) return;
-    const tmp = `${this.path}.tmp`;
-    const fd = openSync(tmp, "w");
-    try {
-      writeSync(fd, JSON.stringify(this.data, null, 1));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.path);
+    if (this.path !== undefined) writeJsonAtomically(this.path, this.data);
   }
 
   credential(username: string): CredentialRecordCloud | undefined {

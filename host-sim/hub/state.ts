@@ -1,8 +1,9 @@
 // The hub's state: requests (pending and decided), the audit log and the logins it issued, in one
 // JSON file in the state folder, written atomically (temp file, fsync, rename) after each change,
 // so a restarted hub loses nothing. Passwords are not kept here (the cloud holds the login).
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeJsonAtomically } from "../cloud/json-file.js";
 
 export type RequestStatus = "pending" | "allowed" | "released" | "denied";
 
@@ -57,14 +58,6 @@ export class HubState {
   }
 
   save(): void {
-    const tmp = `${this.#path}.tmp`;
-    const fd = openSync(tmp, "w");
-    try {
-      writeSync(fd, JSON.stringify(this.data, null, 1));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.#path);
+    writeJsonAtomically(this.#path, this.data);
   }
 }
