@@ -58,6 +58,7 @@ import type { SecurityVersion } from "../provisioning/security.js";
 import { userMappingTopic } from "../provisioning/user-mapping.js";
 import { DEFAULT_WIFI_JOIN, joinWifi, type WifiJoinPolicy } from "./wifi-join.js";
 import { scopeIo, type IoScope } from "./io-scope.js";
+import { PublishRefusalWatch, type PublishRefusalPolicy } from "./publish-refusal.js";
 import { mappingDelivered, mappingMessage, mappingRequested } from "./user-mapping-record.js";
 
 export type DeviceState =
@@ -96,13 +97,8 @@ export interface DeviceConfig {
    * `maxWaitMs` since it was first published (default 10 minutes).
    */
   readonly userMapping?: { readonly maxSessions?: number; readonly maxWaitMs?: number };
-  /**
-   * Brokers that keep a disabled device connected but drop it when it publishes (Magistrala's MQTT
-   * adapter, aedes with authorizePublish failing): a close within `windowMs` (default 5 s) of our
-   * publish, with no PUBACK in that session, is a strike; `strikes` (default 3) in a row with no
-   * PUBACK between count as credentials refused.
-   */
-  readonly publishRefusal?: { readonly strikes?: number; readonly windowMs?: number };
+  /** When publishes cut off by the broker count as refused credentials (see publish-refusal.ts). */
+  readonly publishRefusal?: PublishRefusalPolicy;
 }
 
 export interface ProvisioningConfig {
@@ -181,10 +177,7 @@ export class Device {
   #mappingTimer: TimerId | undefined;
   #mappingAbandoned = false;
   // Publish refusal: strikes in a row, and the current session's facts.
-  #publishStrikes = 0;
-  #sessionOnline = false;
-  #sessionAcked = false;
-  #lastPublishAt = 0;
+  readonly #publishRefusal: PublishRefusalWatch;
 
   constructor(io: Io, config: DeviceConfig = DEFAULT_DEVICE_CONFIG) {
     this.#io = io;
@@ -192,6 +185,7 @@ export class Device {
     this.#log = new Logger(io.log, () => io.clock.now(), "device");
     this.#store = new CredentialStore(io.storage);
     this.#bootedAt = io.clock.now();
+    this.#publishRefusal = new PublishRefusalWatch(config.publishRefusal);
   }
 
   get state(): DeviceState { return this.#state; }
@@ -399,7 +393,7 @@ export class Device {
    * broker that refuses all our publishes. Bounded by `userMapping` (see DeviceConfig).
    */
   #publishMapping(): void {
-    if (!this.#client || this.#client.state !== "online" || !this.#sessionAcked) return;
+    if (!this.#client || this.#client.state !== "online" || !this.#publishRefusal.acknowledged) return;
     if (this.#mappingMessageId !== undefined || this.#mappingAbandoned) return;
     const message = mappingMessage(this.#record!, this.#nodeId!);
     if (message === undefined) return;
@@ -454,7 +448,7 @@ export class Device {
   /** Every QoS 1 publish goes through here: the refusal watch needs to know when we last spoke. */
   #publish(topic: string, payload: Uint8Array, retain = false): number {
     const id = this.#client!.publish(topic, payload, { qos: 1, retain });
-    if (this.#client!.state === "online") this.#lastPublishAt = this.#io.clock.now();
+    if (this.#client!.state === "online") this.#publishRefusal.published(this.#io.clock.now());
     return id;
   }
 
@@ -504,7 +498,7 @@ export class Device {
     this.#onboardingRound = 0;
     this.#freshCredentials = false;
     this.#denied = false;
-    this.#publishStrikes = 0;
+    this.#publishRefusal.reset();
     this.#mappingMessageId = undefined;
     this.#mappingSessions = 0;
     if (this.#radios()) {
@@ -644,7 +638,7 @@ export class Device {
       if (this.#client === client) this.#onMqtt(event);
     });
     this.#client = client;
-    this.#sessionOnline = false;
+    this.#publishRefusal.connecting();
     this.#setState(this.#rotating ? "rotating" : "connecting");
     client.start();
   }
@@ -668,9 +662,7 @@ export class Device {
         }
         this.#onboardingRound = 0;
         this.#freshCredentials = false;
-        this.#sessionOnline = true;
-        this.#sessionAcked = false;
-        this.#lastPublishAt = this.#io.clock.now(); // the outbox is resent right now
+        this.#publishRefusal.sessionOnline(this.#io.clock.now());
         this.#setState("online");
         this.#client!.subscribe(this.#topics!.command, 1);
         this.#publish(this.#topics!.status, utf8('{"online":true}'), true);
@@ -696,8 +688,7 @@ export class Device {
         break;
       case "delivered":
         this.#log.debug("delivered", { messageId: event.messageId, topic: event.topic });
-        this.#sessionAcked = true;
-        this.#publishStrikes = 0;
+        this.#publishRefusal.acknowledge();
         if (event.messageId === this.#mappingMessageId && event.topic === userMappingTopic(this.#nodeId!) && this.#record?.user?.pending) {
           if (this.#mappingTimer !== undefined) this.#io.timers.clear(this.#mappingTimer);
           this.#mappingTimer = undefined;
@@ -768,27 +759,16 @@ export class Device {
    * moved on (re-onboarding).
    */
   #sessionEnded(reason: string): boolean {
-    const wasOnline = this.#sessionOnline;
-    this.#sessionOnline = false;
     if (this.#mappingMessageId !== undefined) {
       this.#withdrawMapping();
       const maxSessions = this.#config.userMapping?.maxSessions ?? 5;
       if (this.#mappingSessions >= maxSessions) this.#abandonMapping(`no PUBACK in ${this.#mappingSessions} sessions`);
     }
-    if (!wasOnline || reason === "stopped") return false;
-    const policy = this.#config.publishRefusal;
-    const sincePublish = this.#io.clock.now() - this.#lastPublishAt;
-    const afterPublish = reason === "transport" && !this.#sessionAcked && (this.#client?.outboxSize ?? 0) > 0 && sincePublish <= (policy?.windowMs ?? 5_000);
-    if (!afterPublish) {
-      this.#publishStrikes = 0; // something else ended the session: the row is broken
-      return false;
-    }
-    this.#publishStrikes++;
-    const strikes = policy?.strikes ?? 3;
-    this.#log.warn("closed-after-publish", { strikes: this.#publishStrikes, of: strikes, sincePublishMs: sincePublish });
-    if (this.#publishStrikes < strikes) return false;
-    this.#publishStrikes = 0;
-    this.#log.warn("publish-refused", { strikes, next: "re-onboarding" });
+    const verdict = this.#publishRefusal.sessionEnded(reason, this.#io.clock.now(), this.#client?.outboxSize ?? 0);
+    if (verdict.kind === "ignored") return false;
+    this.#log.warn("closed-after-publish", { strikes: verdict.strikes, of: verdict.of, sincePublishMs: verdict.sincePublishMs });
+    if (verdict.kind === "strike") return false;
+    this.#log.warn("publish-refused", { strikes: verdict.strikes, next: "re-onboarding" });
     this.#credentialsRejected("publish-refused");
     return true;
   }
