@@ -178,7 +178,9 @@ export class MosquittoDynsec {
   }
 
   async close(): Promise<void> {
-    await this.#client.endAsync();
+    // Forced: a graceful end waits for in-flight QoS 1 traffic, and with the broker about to go it
+    // sometimes never finished, leaving a timer that kept the process alive.
+    await this.#client.endAsync(true);
   }
 }
 

@@ -61,7 +61,16 @@ export interface NodeIo extends Io {
 export function createNodeIo(options: NodeIoOptions = {}): NodeIo {
   const flash = options.flash instanceof Flash ? options.flash : makeFlash(options.flash);
   const clock: SettableClock = options.clock ?? new RealClock(options.clockStartsAt);
-  const timers = options.clock?.timers ?? new RealTimers({ unref: options.unrefTimers ?? false });
+  const clockTimers = options.clock?.timers ?? new RealTimers({ unref: options.unrefTimers ?? false });
+  // A device whose power is off schedules nothing: a socket error arriving after shutdown must not
+  // start a reconnect loop that keeps the host process alive.
+  let poweredOff = false;
+  const timers: ClearableTimers = {
+    set: (callback, ms) => (poweredOff ? -1 : clockTimers.set(callback, ms)),
+    clear: (id) => clockTimers.clear(id),
+    clearAll: () => clockTimers.clearAll(),
+    get pending() { return clockTimers.pending; },
+  };
   const random = makeRandom(options.random);
   const network = new NodeNetwork({
     clock,
@@ -81,6 +90,7 @@ export function createNodeIo(options: NodeIoOptions = {}): NodeIo {
     flash,
     logs,
     shutdown() {
+      poweredOff = true;
       network.closeAll();
       timers.clearAll();
     },
