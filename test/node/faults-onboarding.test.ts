@@ -17,6 +17,7 @@ import { parseFactoryConfig } from "../../src/config/factory-config.js";
 import { Device, type DeviceEvent } from "../../src/lifecycle/device.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
 import { encodeRecord, type CredentialRecord } from "../../src/storage/credential-record.js";
+import { until } from "./until.js";
 
 const FAST = { telemetryIntervalMs: 0, keepaliveSeconds: 30, backoff: { initialMs: 100, maxMs: 400, minMs: 50 } };
 
@@ -35,12 +36,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function until(what: string, condition: () => boolean, ms = 30_000): Promise<void> {
-  for (let waited = 0; !condition(); waited += 20) {
-    if (waited > ms) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 interface Rig {
   readonly sim: HostSimDevice;

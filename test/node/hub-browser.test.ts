@@ -21,6 +21,7 @@ import { startTcpProxy } from "../../host-sim/net-faults/proxy.js";
 import { createSimDevice, type HostSimDevice } from "../../host-sim/sim-device.js";
 import { parseFactoryConfig } from "../../src/config/factory-config.js";
 import { Device } from "../../src/lifecycle/device.js";
+import { until } from "./until.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(process.cwd(), "test-artifacts");
@@ -73,13 +74,6 @@ const deviceCode = (sim: HostSimDevice): string | undefined => {
   return r === undefined ? undefined : String(r.fields.code);
 };
 
-async function until(what: string, condition: () => boolean, ms = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function loggedIn(hub: Hub): Promise<Page> {
   const context = await browser.newContext({ ignoreHTTPSErrors: true });

@@ -19,6 +19,7 @@ import { hubHttps, HubWebClient } from "../../host-sim/hub/web-client.js";
 import { createSimDevice } from "../../host-sim/sim-device.js";
 import { parseFactoryConfig } from "../../src/config/factory-config.js";
 import { Device } from "../../src/lifecycle/device.js";
+import { until } from "./until.js";
 
 let dir: string;
 let pki: TestPki;
@@ -68,13 +69,6 @@ async function ask(h: Hub, d: TestDevice, opts: { localAddress?: string; body?: 
     ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
   });
   return { status: r.status, headers: r.headers, json: JSON.parse(r.body) as Record<string, unknown> };
-}
-async function until(what: string, condition: () => boolean, ms = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 async function mqttLogin(mqtt: Record<string, unknown>): Promise<MqttClient> {
   const url = new URL(String(mqtt.url));

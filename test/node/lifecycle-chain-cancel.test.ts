@@ -23,6 +23,7 @@ import { ProvisioningClient } from "../../src/provisioning/client.js";
 import { DEFAULT_SERVICE_UUID } from "../../src/provisioning/uuid.js";
 import { Secret } from "../../src/secrets/secret.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
+import { until } from "./until.js";
 
 const POP = "cancel-pop-9";
 const random = (b: Uint8Array): void => void randomFillSync(b);
@@ -77,11 +78,6 @@ function config(withFactory: FactoryConfig): DeviceConfig {
   };
 }
 
-async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !cond(); await sleep(10)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
 
 /** A blank unit with radios; the phone provisions Wi-Fi, which starts the chain. */
 async function provisioned(cfg: DeviceConfig) {

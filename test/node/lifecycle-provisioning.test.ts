@@ -23,6 +23,7 @@ import { provisionDevice, waitForMapping } from "../../host-sim/provisioning/app
 import { withRadios } from "../../host-sim/provisioning/kit.js";
 import { createSimDevice, type HostSimDevice } from "../../host-sim/sim-device.js";
 import { startScenarioBroker, type ScenarioBroker } from "../support/scenario-broker.js";
+import { until } from "./until.js";
 
 const random = (b: Uint8Array): void => void randomFillSync(b);
 const POP = "lifecycle-pop-42";
@@ -77,11 +78,6 @@ function start(sim: HostSimDevice, radio: SimBleRadio, cfg: DeviceConfig) {
   return { device, events };
 }
 
-async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !cond(); await sleep(10)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
 
 const opened = (events: DeviceEvent[]) => events.filter((e) => e.type === "provisioning" && e.event.type === "opened").length;
 

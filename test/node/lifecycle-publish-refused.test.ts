@@ -9,13 +9,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { generateTestPki, type TestPki } from "../../host-sim/certs/pki.js";
 import { startCloud, type Cloud } from "../../host-sim/cloud/cloud.js";
 import { createSimDevice, type HostSimDevice } from "../../host-sim/sim-device.js";
 import { parseFactoryConfig } from "../../src/config/factory-config.js";
 import { Device, type DeviceEvent } from "../../src/lifecycle/device.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
+import { until } from "./until.js";
 
 let dir: string;
 let pki: TestPki;
@@ -33,11 +33,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !cond(); await sleep(20)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
 
 function start(): { sim: HostSimDevice; device: Device; states: string[]; events: DeviceEvent[]; mac: string; username: () => string } {
   const address = `02:00:00:00:01:${(mac++).toString(16).padStart(2, "0")}`.toUpperCase();

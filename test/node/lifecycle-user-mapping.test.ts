@@ -11,7 +11,6 @@ import { join } from "node:path";
 import type { Socket } from "node:net";
 import { createServer, type Server } from "node:tls";
 import { after, before, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Aedes } from "aedes";
 import { generateTestPki, type TestPki } from "../../host-sim/certs/pki.js";
 import { createSimDevice, type HostSimDevice } from "../../host-sim/sim-device.js";
@@ -20,6 +19,7 @@ import { Device, type DeviceConfig, type DeviceEvent } from "../../src/lifecycle
 import { mappingRequested } from "../../src/lifecycle/user-mapping-record.js";
 import { Secret } from "../../src/secrets/secret.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
+import { until } from "./until.js";
 
 const USER = "dev-1";
 const PASSWORD = "dev-1-password";
@@ -62,11 +62,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !cond(); await sleep(10)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
 
 /** A unit whose flash holds working MQTT credentials and a mapping pair still to be published. */
 function unit(): { sim: HostSimDevice; nodeId: string } {

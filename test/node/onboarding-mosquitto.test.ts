@@ -16,6 +16,7 @@ import { Device } from "../../src/lifecycle/device.js";
 import { MqttClient } from "../../src/mqtt/client.js";
 import { Secret } from "../../src/secrets/secret.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
+import { until } from "./until.js";
 
 let dir: string;
 let pki: TestPki;
@@ -33,13 +34,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function until(what: string, condition: () => boolean, ms = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const FAST = { telemetryIntervalMs: 0, keepaliveSeconds: 30, backoff: { initialMs: 100, maxMs: 400, minMs: 50 } };
 const base = () => ({ broker: { url: cloud.brokerUrl, ca: pki.caPem }, retry: { attempts: 2, initialMs: 100, maxMs: 400 } });
