@@ -2,56 +2,27 @@
 // Device itself, provisioned over the simulated BLE link, stored Wi-Fi joined with back-off, and
 // the pending user-mapping publish kept crash-safe in the credential record.
 import { fromUtf8, utf8 } from "../../src/bytes/bytes.js";
-import { generateIdentity, nodeIdOf } from "../../src/identity/identity.js";
+import { generateIdentity } from "../../src/identity/identity.js";
 import type { Io } from "../../src/io/io.js";
 import { mappingDelivered, mappingRequested } from "../../src/lifecycle/user-mapping-record.js";
-import { Device, type DeviceConfig, type DeviceEvent } from "../../src/lifecycle/device.js";
+import type { DeviceConfig } from "../../src/lifecycle/device.js";
 import { ProvisioningClient } from "../../src/provisioning/client.js";
 import { userMappingPayload, userMappingTopic } from "../../src/provisioning/user-mapping.js";
 import { DEFAULT_SERVICE_UUID } from "../../src/provisioning/uuid.js";
 import { Secret } from "../../src/secrets/secret.js";
 import { decodeRecord, encodeRecord, type CredentialRecord } from "../../src/storage/credential-record.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
-import { BleProtocommTransport, SimBleRadio } from "../../host-sim/ble/link.js";
-import { withRadios } from "../../host-sim/provisioning/kit.js";
-import { check, checkEqual, waitFor, type BrokerEnv, type Scenario, type ScenarioContext, type SimDevice } from "./harness.js";
+import { BleProtocommTransport } from "../../host-sim/ble/link.js";
+import { check, checkEqual, waitFor, type Scenario, type ScenarioContext } from "./harness.js";
 import { observe } from "./observer.js";
+import { bootWithRadios, HOME, radioConfig, seeded } from "./radio-rig.js";
 
 const POP = "scenario-pop-7";
 const sleeper = (io: Io) => (ms: number) => new Promise<void>((r) => io.timers.set(r, ms));
 
-function config(extra: Partial<NonNullable<DeviceConfig["provisioning"]>> = {}): DeviceConfig {
-  return {
-    telemetryIntervalMs: 0,
-    keepaliveSeconds: 30,
-    backoff: { initialMs: 200, maxMs: 1_000, minMs: 50 },
-    provisioning: { security: 1, pop: Secret.fromString(POP), closeAfterSuccessMs: 20, connectAttempts: 1, ...extra },
-  };
-}
-
-function seeded(d: SimDevice, broker: BrokerEnv, extra: Partial<CredentialRecord> = {}): { nodeId: string; record: CredentialRecord } {
-  const identity = generateIdentity(d.io.random);
-  const nodeId = nodeIdOf(identity);
-  const record: CredentialRecord = {
-    version: 1,
-    identity,
-    mqtt: { brokerUrl: `mqtts://${broker.host}:${broker.port}`, clientId: nodeId, username: broker.username, password: Secret.fromString(broker.password), ca: broker.ca },
-    ...extra,
-  };
-  new CredentialStore(d.io.storage).save(record);
-  return { nodeId, record };
-}
-
-function boot(d: SimDevice, cfg: DeviceConfig, radio = new SimBleRadio()) {
-  const io = withRadios(d.io, radio, undefined, { scanMs: 5, connectMs: 10 }).io;
-  const device = new Device(io, cfg);
-  const events: DeviceEvent[] = [];
-  device.on((e) => events.push(e));
-  device.boot();
-  return { device, events, radio };
-}
-
-const home = { ssid: utf8("home-net"), passphrase: Secret.fromString("correct horse battery") };
+const config = (extra: Partial<NonNullable<DeviceConfig["provisioning"]>> = {}): DeviceConfig => radioConfig(POP, extra);
+const boot = bootWithRadios;
+const home = HOME;
 
 export const scenarios: Scenario[] = [
   {

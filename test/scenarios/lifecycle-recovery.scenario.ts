@@ -2,59 +2,22 @@
 // online (joined from flash or through the provisioning window) and rejoined with the QoS 1 outbox
 // resent; Wi-Fi gone for good → the provisioning window as at boot; a failing onboarding chain
 // parked after `retry.maxRounds`; the I/O scope that cancels a running chain.
-import { utf8 } from "../../src/bytes/bytes.js";
 import { ConfigError, parseFactoryConfig, type FactoryConfig } from "../../src/config/factory-config.js";
-import { generateIdentity, nodeIdOf } from "../../src/identity/identity.js";
 import type { SocketError } from "../../src/io/io.js";
 import { Device, type DeviceConfig, type DeviceEvent } from "../../src/lifecycle/device.js";
 import { scopeIo } from "../../src/lifecycle/io-scope.js";
 import { ProvisioningClient } from "../../src/provisioning/client.js";
 import { DEFAULT_SERVICE_UUID } from "../../src/provisioning/uuid.js";
-import { Secret } from "../../src/secrets/secret.js";
-import type { CredentialRecord } from "../../src/storage/credential-record.js";
-import { CredentialStore } from "../../src/storage/credential-store.js";
-import { BleProtocommTransport, SimBleRadio } from "../../host-sim/ble/link.js";
-import { withRadios } from "../../host-sim/provisioning/kit.js";
-import { check, checkEqual, checkThrows, sleep, waitFor, type BrokerEnv, type Scenario, type ScenarioContext, type SimDevice } from "./harness.js";
+import { BleProtocommTransport } from "../../host-sim/ble/link.js";
+import { check, checkEqual, checkThrows, sleep, waitFor, type Scenario, type ScenarioContext, type SimDevice } from "./harness.js";
+import { bootWithRadios, HOME, radioConfig, seeded } from "./radio-rig.js";
 import { observe } from "./observer.js";
 
 const POP = "recovery-pop-3";
-const home = { ssid: utf8("home-net"), passphrase: Secret.fromString("correct horse battery") };
-
-function config(extra: Partial<NonNullable<DeviceConfig["provisioning"]>> = {}): DeviceConfig {
-  return {
-    telemetryIntervalMs: 0,
-    keepaliveSeconds: 30,
-    backoff: { initialMs: 200, maxMs: 1_000, minMs: 50 },
-    provisioning: {
-      security: 1, pop: Secret.fromString(POP), closeAfterSuccessMs: 20, connectAttempts: 1,
-      wifiJoin: { backoff: { initialMs: 40, maxMs: 80, minMs: 10 }, maxFailures: 0 },
-      ...extra,
-    },
-  };
-}
-
-function seeded(d: SimDevice, broker: BrokerEnv, extra: Partial<CredentialRecord> = {}): string {
-  const identity = generateIdentity(d.io.random);
-  const nodeId = nodeIdOf(identity);
-  new CredentialStore(d.io.storage).save({
-    version: 1,
-    identity,
-    mqtt: { brokerUrl: `mqtts://${broker.host}:${broker.port}`, clientId: nodeId, username: broker.username, password: Secret.fromString(broker.password), ca: broker.ca },
-    ...extra,
-  });
-  return nodeId;
-}
-
-function boot(d: SimDevice, cfg: DeviceConfig) {
-  const radio = new SimBleRadio();
-  const radios = withRadios(d.io, radio, undefined, { scanMs: 5, connectMs: 10 });
-  const device = new Device(radios.io, cfg);
-  const events: DeviceEvent[] = [];
-  device.on((e) => events.push(e));
-  device.boot();
-  return { device, events, wifi: radios.wifi, radio };
-}
+const home = HOME;
+const config = (extra: Partial<NonNullable<DeviceConfig["provisioning"]>> = {}): DeviceConfig =>
+  radioConfig(POP, { wifiJoin: { backoff: { initialMs: 40, maxMs: 80, minMs: 10 }, maxFailures: 0 }, ...extra });
+const boot = bootWithRadios;
 
 const count = (events: DeviceEvent[], state: string) => events.filter((e) => e.type === "state" && e.state === state).length;
 const delivered = (events: DeviceEvent[], messageId: number) => events.some((e) => e.type === "mqtt" && e.event.type === "delivered" && e.event.messageId === messageId);
@@ -76,7 +39,7 @@ export const scenarios: Scenario[] = [
     async run(ctx: ScenarioContext) {
       const broker = ctx.broker!;
       const d = ctx.device();
-      const nodeId = seeded(d, broker, { wifi: home });
+      const { nodeId } = seeded(d, broker, { wifi: home });
       const watcher = ctx.device();
       const obs = await observe(watcher.io, broker, `devices/${nodeId}/telemetry`);
       const unit = d.reboot();

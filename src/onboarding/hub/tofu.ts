@@ -6,7 +6,7 @@ import type { Io, Socket } from "../../io/io.js";
 export type KeyProbeErrorCode =
   /** No TLS connection: refused, reset, timeout, handshake failed. */
   | "unreachable"
-  /** The platform cannot report the server's key (board builds without it). */
+  /** The platform reported no key for the server (its I/O cannot see the certificate). */
   | "unsupported";
 
 export class KeyProbeError extends Error {
@@ -40,9 +40,7 @@ export function probeServerKey(io: Io, host: string, port: number, timeoutMs = 1
         onError: (e) => finish(new KeyProbeError("unreachable", `${host}:${port}: ${e.kind}: ${e.message}`)),
       });
     } catch (e) {
-      // The board glue refuses trustOnFirstUse with a typed "unsupported" error.
-      const unsupported = (e as { code?: unknown } | null)?.code === "unsupported";
-      finish(new KeyProbeError(unsupported ? "unsupported" : "unreachable", e instanceof Error ? e.message : "cannot open a TLS socket"));
+      finish(new KeyProbeError("unreachable", e instanceof Error ? e.message : "cannot open a TLS socket"));
     }
   });
 }

@@ -7,8 +7,7 @@ export type BoardErrorCode =
   | "socket-finished" // write after the socket closed or failed
   | "wifi-ssid"       // SSID bytes are not UTF-8: the SDK's Wi-Fi API takes a string
   | "ble-unavailable" // this build has no BLE peripheral
-  | "random"          // the native random source failed
-  | "unsupported";    // asked for something this board build cannot do
+  | "random";         // the native random source failed
 
 export class BoardError extends Error {
   readonly code: BoardErrorCode;
