@@ -153,7 +153,7 @@ async function ask(io: Io, inbox: Inbox, config: HubConfig, name: string, type: 
 }
 
 /** DNS-SD, then A of the host name; undefined when neither answers. */
-export async function resolveByMdns(io: Io, config: HubConfig, log?: Logger): Promise<HubLocation | undefined> {
+async function resolveByMdns(io: Io, config: HubConfig, log?: Logger): Promise<HubLocation | undefined> {
   const perQuery = Math.min(2_000, config.discoveryTimeoutMs);
   let inbox: Inbox;
   try {

@@ -15,7 +15,7 @@ import { decodePairReply, encodePairRequest, MAX_REPLY_BYTES, PAIR_PATH, PairRep
 import { pairingCode } from "./pairing-code.js";
 import { KeyProbeError, probeServerKey } from "./tofu.js";
 
-export const EMONCMS_PATH = "/emoncms/device/auth/request.json";
+const EMONCMS_PATH = "/emoncms/device/auth/request.json";
 
 /** Keys this strategy keeps in the credential record's strategy state. */
 export interface HubState {
@@ -41,7 +41,7 @@ type Poll =
   | { readonly next: "done"; readonly result: StrategyResult; readonly endRun: boolean };
 
 /** The hub's state from a record written by this strategy; undefined when absent or not ours. */
-export function storedHubState(ctx: Pick<OnboardingContext, "record">): Partial<HubState> {
+function storedHubState(ctx: Pick<OnboardingContext, "record">): Partial<HubState> {
   const s = ctx.record.strategy;
   if (s?.name !== "hub") return {};
   const v = s.state;
@@ -54,7 +54,7 @@ export function storedHubState(ctx: Pick<OnboardingContext, "record">): Partial<
 }
 
 /** "ESP32-" + the MAC's last 6 hex digits (the node ID's first 6 before Wi-Fi has started). */
-export function displayName(config: HubConfig, ctx: Pick<OnboardingContext, "mac" | "nodeId">): string {
+function displayName(config: HubConfig, ctx: Pick<OnboardingContext, "mac" | "nodeId">): string {
   return config.namePrefix + (macDigits(ctx.mac)?.slice(-6) ?? ctx.nodeId.slice(0, 6).toUpperCase());
 }
 
