@@ -31,6 +31,10 @@ export class RealClock implements SettableClock {
     return Date.now() + this.#offset;
   }
 
+  monotonic(): number {
+    return performance.now();
+  }
+
   set(epochMs: number): void {
     this.#offset = epochMs - Date.now();
   }
@@ -122,6 +126,10 @@ export class ManualClock implements SettableClock {
 
   now(): number {
     return this.#wall;
+  }
+
+  monotonic(): number {
+    return this.#ticks;
   }
 
   set(epochMs: number): void {

@@ -286,6 +286,7 @@ export class XsScenarioHost {
         return null;
       }
       case "clock.now": return this.#device(r.device).io.clock.now();
+      case "clock.monotonic": return this.#device(r.device).io.clock.monotonic();
       case "random": {
         const bytes = new Uint8Array(r.length);
         this.#device(r.device).io.random(bytes);

@@ -25,6 +25,7 @@ export type GuestRequest =
   | { op: "timer.set"; device: number; ms: number }
   | { op: "timer.clear"; device: number; timer: number }
   | { op: "clock.now"; device: number }
+  | { op: "clock.monotonic"; device: number }
   | { op: "random"; device: number; length: number }
   | { op: "device.mac"; device: number }
   | { op: "device.restart"; device: number }

@@ -113,6 +113,11 @@ export interface Timers {
 export interface Clock {
   /** Milliseconds since the Unix epoch; on a board before SNTP this may still be near 1970. */
   now(): number;
+  /**
+   * Milliseconds from an arbitrary origin (boot), never set or adjusted (SNTP moves `now()`,
+   * not this): measure durations and rate limits with it. `Time.ticks` on the board.
+   */
+  monotonic(): number;
 }
 
 export interface DeviceInfo {

@@ -13,7 +13,7 @@ import { createServer as createTlsServer, type TlsOptions as NodeTlsServerOption
 import type { Socket, SocketError, TlsOptions } from "../../src/io/io.js";
 import { Logger, type LogRecord } from "../../src/log/logger.js";
 import { Secret } from "../../src/secrets/secret.js";
-import { ManualClock } from "../../host-sim/io/clock.js";
+import { ManualClock, RealClock } from "../../host-sim/io/clock.js";
 import { cutPoints, Flash, isPowerCut, PowerCut, StorageError } from "../../host-sim/io/flash.js";
 import { collectSink, looksLikeSecretField, printSink, SecretInLog } from "../../host-sim/io/log-sink.js";
 import { tlsSessionInfo } from "../../host-sim/io/network.js";
@@ -662,6 +662,16 @@ describe("ManualClock", () => {
     assert.equal(clock.now(), Date.UTC(2030, 0, 1) + 1_000);
   });
 
+  test("M3: monotonic() moves with advance() and never with set()", () => {
+    const clock = new ManualClock(1_000);
+    clock.advance(40);
+    clock.set(Date.UTC(2030, 0, 1));
+    assert.equal(clock.monotonic(), 40);
+    clock.set(0);
+    clock.advance(10);
+    assert.equal(clock.monotonic(), 50);
+  });
+
   test("zero and negative delays fire on the next advance, even advance(0)", () => {
     const clock = new ManualClock();
     const fired: number[] = [];
@@ -673,6 +683,17 @@ describe("ManualClock", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+
+describe("RealClock", () => {
+  test("M3: setting the wall clock (SNTP) does not move monotonic time", () => {
+    const clock = new RealClock(0);
+    const before = clock.monotonic();
+    clock.set(Date.UTC(2030, 0, 1));
+    const after = clock.monotonic();
+    assert.ok(after >= before && after - before < 60_000, `monotonic jumped by ${after - before} ms`);
+    assert.ok(clock.now() >= Date.UTC(2030, 0, 1));
+  });
+});
 
 describe("createNodeIo", () => {
   test("seeded random is reproducible; the default is not", () => {

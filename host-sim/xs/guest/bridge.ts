@@ -141,7 +141,10 @@ export function bridgedDevice(device: number): SimDevice {
         if (timers.delete(timer)) call({ op: "timer.clear", device, timer });
       },
     },
-    clock: { now: () => call({ op: "clock.now", device }) as number },
+    clock: {
+      now: () => call({ op: "clock.now", device }) as number,
+      monotonic: () => call({ op: "clock.monotonic", device }) as number,
+    },
     random(into) {
       into.set(decode64(call({ op: "random", device, length: into.length }) as string));
     },

@@ -5,7 +5,7 @@ import { Logger } from "../../log/logger.js";
 import { BoardNetwork } from "./network.js";
 import { PreferenceStorage } from "./storage.js";
 import { BoardTimers } from "./timers.js";
-import { boardClock } from "./clock.js";
+import { boardClock, createBoardClock } from "./clock.js";
 import { boardRandom } from "./random.js";
 import { boardDevice } from "./device.js";
 import { traceSink } from "./log.js";
@@ -29,7 +29,7 @@ export function createBoardIo(options: BoardIoOptions): Io {
     wifi: new BoardWifi(options.sntp),
     storage: new PreferenceStorage(options.storageNamespace),
     timers: new BoardTimers(),
-    clock: boardClock,
+    clock: createBoardClock(),
     random: boardRandom,
     device: boardDevice,
     log,

@@ -476,6 +476,20 @@ checks["ble: the provisioning GATT table (src/provisioning/gatt.ts) passes the S
   io.ble!.stop();
 };
 
+checks["clock: monotonic time follows Time.ticks, ignores Time.set, and unwraps the board's 32-bit wrap (M3)"] = () => {
+  const io = freshIo();
+  const start = io.clock.monotonic();
+  advance(250);
+  eq(io.clock.monotonic() - start, 250, "ticks elapsed");
+  world.now = 1_800_000_000_000; // SNTP sets the wall clock
+  eq(io.clock.monotonic() - start, 250, "monotonic time moved with the wall clock");
+  // xs_time_ticks is an XS integer: after ~24.8 days it wraps from 2^31 - 1 to -2^31
+  world.ticks = 0x7fff_fff0;
+  const before = io.clock.monotonic();
+  world.ticks = -0x8000_0000 + 0x10;
+  eq(io.clock.monotonic() - before, 0x20, "elapsed across the wrap");
+};
+
 const g = globalThis as { handleCommand?: (message: ArrayBuffer) => ArrayBuffer };
 g.handleCommand = (message) => {
   const request = JSON.parse(fromUtf8(new Uint8Array(message))) as { cmd: "list" } | { cmd: "run"; name: string };

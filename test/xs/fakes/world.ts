@@ -13,6 +13,8 @@ export interface FakeTimer {
 export const world = {
   /** Wall clock, ms since the epoch (what Date.now() reads in the glue). */
   now: 5_000,
+  /** Milliseconds since boot (Time.ticks): moves with advance(), not with Time.set(). */
+  ticks: 0,
   timers: [] as FakeTimer[],
   nextTimer: 1,
   /** Preference store: `${domain}/${key}` → value. */
@@ -33,6 +35,7 @@ export const world = {
 
 export function resetWorld(): void {
   world.now = 5_000;
+  world.ticks = 0;
   world.timers = [];
   world.prefs.clear();
   world.dns.clear();
@@ -57,12 +60,14 @@ export function advance(ms: number): void {
   for (;;) {
     const due = world.timers.filter((t) => !t.cleared && t.due <= end).sort((a, b) => a.due - b.due || a.id - b.id)[0];
     if (!due) break;
+    world.ticks += Math.max(0, due.due - world.now);
     world.now = Math.max(world.now, due.due);
     if (due.repeat > 0) due.due += due.repeat;
     else due.cleared = true;
     due.callback(due);
   }
   world.timers = world.timers.filter((t) => !t.cleared);
+  world.ticks += Math.max(0, end - world.now);
   world.now = Math.max(world.now, end); // Time.set() may have moved the clock past `end`
 }
 

@@ -18,6 +18,8 @@ declare module "time" {
   const Time: {
     /** Sets the system clock, in seconds since the epoch (what Date.now() then reads). */
     set(seconds: number): void;
+    /** A millisecond counter since boot, unaffected by set(); 32 bits on the ESP32 (wraps). */
+    readonly ticks: number;
   };
   export default Time;
 }
