@@ -113,6 +113,17 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * Equality whose time depends only on the lengths, not on where the bytes differ: for proofs and
+ * MACs an attacker submits (an early exit would tell them how many leading bytes were right).
+ */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
+  return d === 0;
+}
+
 let crcTable: Uint32Array | undefined; // built lazily: a table made at preload would be read-only flash on the board
 
 /** CRC-32 (IEEE 802.3, as zlib). */

@@ -2,10 +2,12 @@
 // RFC 5054 3072-bit group, g = 5, SHA-512 throughout.
 //   x = H(s | H(I ":" P))          v = g^x mod N           k = H(N | PAD(g))
 //   u = H(PAD(A) | PAD(B))         B = k·v + g^b mod N     S = (A·v^u)^b mod N (device)
-//   K = H(S)                       M = H(H(N) xor H(g) | H(I) | s | A | B | K)
+//   K = H(S)                       M = H(H(N) xor H(PAD(g)) | H(I) | s | A | B | K)
 //   H_AMK = H(A | M | K)
-// Numbers inside H() are minimal big-endian bytes unless PAD()ded to 384 bytes.
-import { concat, utf8 } from "../bytes/bytes.js";
+// Numbers inside H() are minimal big-endian bytes unless PAD()ded to 384 bytes. g is padded in M
+// too (esp_srp.c esp_srp_exchange_proofs, esp_prov srp6a.py): hashing the single byte 05 gives a
+// proof no Espressif client or device accepts (test/scenarios/provisioning-sec2-vectors).
+import { concat, constantTimeEqual, utf8 } from "../bytes/bytes.js";
 import { bigIntToBytes, bytesToBigInt, modPow } from "./bigint.js";
 import { sha512 } from "./hash.js";
 import { CryptoError } from "./x25519.js";
@@ -44,17 +46,22 @@ export function srpVerifier(username: Uint8Array, password: Uint8Array, salt: Ui
 
 function proofM(username: Uint8Array, salt: Uint8Array, A: Uint8Array, B: Uint8Array, K: Uint8Array): Uint8Array {
   const hN = H(min(SRP_N));
-  const hg = H(min(SRP_G));
+  const hg = H(pad(SRP_G));
   const x = new Uint8Array(hN.length);
   for (let i = 0; i < x.length; i++) x[i] = hN[i]! ^ hg[i]!;
   return H(x, H(username), salt, A, B, K);
 }
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
+/**
+ * A salt for a new verifier: `length` random bytes, the first one non-zero. Espressif's Python
+ * clients turn the salt into an integer and back (long_to_bytes), dropping leading zero bytes,
+ * so a salt starting with 00 (1 in 256) would make them compute another x and fail the proof.
+ */
+export function srpSalt(random: (into: Uint8Array) => void, length = 16): Uint8Array {
+  const salt = new Uint8Array(length);
+  do random(salt);
+  while (salt[0] === 0);
+  return salt;
 }
 
 /** Device side. One instance per handshake. */
@@ -106,7 +113,7 @@ export class SrpServer {
   verifyClientProof(M: Uint8Array): Uint8Array | undefined {
     if (this.#A === undefined || this.#K === undefined) throw new CryptoError("SRP: no client public key yet");
     const expected = proofM(this.#username, this.#salt, min(bytesToBigInt(this.#A)), min(this.#B), this.#K);
-    if (!equal(expected, M)) return undefined;
+    if (!constantTimeEqual(expected, M)) return undefined;
     return H(this.#A, M, this.#K);
   }
 
@@ -164,7 +171,7 @@ export class SrpClient {
   /** True if the device's H_AMK proves it knows the verifier. */
   verifyServerProof(hamk: Uint8Array): boolean {
     if (this.#K === undefined || this.#M === undefined) return false;
-    return equal(H(this.#A, this.#M, this.#K), hamk);
+    return constantTimeEqual(H(this.#A, this.#M, this.#K), hamk);
   }
 
   get sessionKey(): Uint8Array {

@@ -2,7 +2,7 @@
 // per transport session. `handshake()` takes and returns encoded SessionData; `decrypt()` /
 // `encrypt()` wrap every later request and response. Any failure throws ProtocommError, and the
 // caller sends no response (exactly what Espressif devices do).
-import { equalBytes, utf8 } from "../bytes/bytes.js";
+import { constantTimeEqual, equalBytes, utf8 } from "../bytes/bytes.js";
 import { AesCtrStream, aesGcmDecrypt, aesGcmEncrypt } from "../crypto/aes.js";
 import { sha256 } from "../crypto/hash.js";
 import { SrpServer } from "../crypto/srp.js";
@@ -121,7 +121,8 @@ class Security1 implements SecuritySession {
       const verify = p.sc1?.client_verify_data;
       if (verify === undefined || verify.length !== 32) throw new ProtocommError("invalid", "client_verify_data must be 32 bytes");
       const plain = this.#stream.apply(verify);
-      if (!equalBytes(plain, this.#devicePub!)) {
+      // constant time: the client must not learn how many leading bytes its proof got right
+      if (!constantTimeEqual(plain, this.#devicePub!)) {
         this.#state = "idle";
         this.#stream = undefined;
         throw new ProtocommError("wrong-pop", "client verify data mismatch (wrong PoP)");

@@ -10,7 +10,7 @@
 //   //         (→ wifi-lost, if the joined link drops later)
 //   w.close();
 import { toHex, utf8 } from "../bytes/bytes.js";
-import { srpVerifier } from "../crypto/srp.js";
+import { srpSalt, srpVerifier } from "../crypto/srp.js";
 import { nodeIdOf, signWithIdentity } from "../identity/identity.js";
 import type { Io, WifiAuthMode, WifiEvent, WifiFailure, WifiNetwork } from "../io/io.js";
 import { Logger } from "../log/logger.js";
@@ -88,8 +88,7 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
 
   let securityConfig: SecurityConfig;
   if (security === 2) {
-    const salt = new Uint8Array(16);
-    io.random(salt);
+    const salt = srpSalt(io.random);
     const password = pop.revealBytes();
     securityConfig = { version: 2, patchVersion: 1, srp: { username: utf8(username), salt, verifier: srpVerifier(utf8(username), password, salt) } };
     password.fill(0);

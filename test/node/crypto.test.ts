@@ -1,12 +1,13 @@
 // Crypto wrappers cross-checked on Node: X25519 against node:crypto, AES-CTR/GCM and SHA against
-// node:crypto, and SRP-6a against an independent computation written here (separate BigInt
-// code, node:crypto hashes, the RFC 3526/5054 prime from node:crypto's modp15 group).
+// node:crypto, SRP-6a's group against node:crypto's modp15 and its protocol against handshakes
+// computed by Espressif's own client (the device side of those vectors is a scenario, both engines).
 import assert from "node:assert/strict";
 import { createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, getDiffieHellman, randomBytes, randomInt } from "node:crypto";
 import { test } from "node:test";
 import { AesCtrStream, aesGcmDecrypt, aesGcmEncrypt } from "../../src/crypto/aes.js";
 import { sha256, sha512 } from "../../src/crypto/hash.js";
-import { SRP_N, SrpClient, SrpServer, srpVerifier } from "../../src/crypto/srp.js";
+import { SRP_N, SrpClient, SrpServer, srpSalt, srpVerifier } from "../../src/crypto/srp.js";
+import { ESPRESSIF_SEC2_VECTORS } from "../scenarios/espressif-sec2-vectors.js";
 import { x25519, x25519PublicKey } from "../../src/crypto/x25519.js";
 
 const u8 = (b: Buffer | Uint8Array): Uint8Array => new Uint8Array(b);
@@ -64,66 +65,34 @@ test("crypto: AES-256-GCM agrees with node:crypto", () => {
   }
 });
 
-// ---- independent SRP-6a (esp_srp.c / esp_prov srp6a.py formulas), written separately
-const H = (...parts: (Uint8Array | Buffer)[]): Buffer => createHash("sha512").update(Buffer.concat(parts)).digest();
-const N = BigInt("0x" + getDiffieHellman("modp15").getPrime("hex"));
-const g = 5n;
-const toBig = (b: Uint8Array): bigint => (b.length === 0 ? 0n : BigInt("0x" + Buffer.from(b).toString("hex")));
-const toBuf = (n: bigint, len?: number): Buffer => {
-  let hex = n.toString(16);
-  if (hex.length % 2) hex = "0" + hex;
-  const b = Buffer.from(hex, "hex");
-  return len === undefined ? b : Buffer.concat([Buffer.alloc(len - b.length), b]);
-};
-function powmod(b: bigint, e: bigint, m: bigint): bigint {
-  // left-to-right binary method (ours is right-to-left)
-  let r = 1n;
-  for (const bit of e.toString(2)) {
-    r = (r * r) % m;
-    if (bit === "1") r = (r * b) % m;
+// ---- SRP-6a: the group from node:crypto, the protocol from Espressif's own client (vectors)
+test("crypto: the SRP group prime is RFC 3526/5054's 3072-bit prime (node:crypto modp15)", () => {
+  assert.equal(SRP_N, BigInt("0x" + getDiffieHellman("modp15").getPrime("hex")));
+});
+
+test("crypto: our SRP client half reproduces esp_prov's A, M and accepts its H_AMK (Espressif vectors)", () => {
+  for (const v of ESPRESSIF_SEC2_VECTORS) {
+    const client = new SrpClient(Buffer.from(v.username), Buffer.from(v.password), (into) => into.set(Buffer.from(v.client_secret_a, "hex")));
+    assert.equal(Buffer.from(client.publicKey).toString("hex"), v.A, "A");
+    assert.equal(Buffer.from(client.processChallenge(Buffer.from(v.salt, "hex"), Buffer.from(v.B, "hex"))).toString("hex"), v.client_proof_M, "M");
+    assert.equal(Buffer.from(client.sessionKey).toString("hex"), v.session_key_K, "K");
+    assert.ok(client.verifyServerProof(Buffer.from(v.device_proof_HAMK, "hex")), "H_AMK");
   }
-  return r;
-}
+});
 
-test("crypto: SRP-6a matches an independent computation (RFC 5054 3072-bit group, SHA-512)", () => {
-  assert.equal(SRP_N, N, "group prime is RFC 3526/5054's 3072-bit prime");
-  const I = Buffer.from("wifiprov");
-  const P = Buffer.from("abcd1234");
-  const s = randomBytes(16);
-  const x = toBig(H(s, H(I, Buffer.from(":"), P)));
-  const v = powmod(g, x, N);
-  assert.deepEqual(srpVerifier(I, P, s), u8(toBuf(v)), "verifier");
-  const k = toBig(H(toBuf(N, 384), toBuf(g, 384)));
-
-  // deterministic randomness: the server draws b, the client draws a
-  const bBytes = randomBytes(32);
-  const aBytes = randomBytes(32);
-  const server = new SrpServer(I, s, srpVerifier(I, P, s), (into) => into.set(bBytes.subarray(0, into.length)));
-  const b = toBig(bBytes);
-  const B = (k * v + powmod(g, b, N)) % N;
-  assert.deepEqual(server.publicKey, u8(toBuf(B)), "B = k·v + g^b");
-
-  let aUsed = 0n;
-  const client = new SrpClient(I, P, (into) => {
-    into.set(aBytes.subarray(0, into.length));
-    aUsed = toBig(into);
-    aBytes[0] = (aBytes[0]! + 1) & 0xff; // a re-roll gets a different a
-  });
-  const A = powmod(g, aUsed, N);
-  assert.deepEqual(client.publicKey, u8(toBuf(A, 384)), "A = g^a");
-  const u = toBig(H(toBuf(A, 384), toBuf(B, 384)));
-  const Sclient = powmod((B - ((k * powmod(g, x, N)) % N) + N) % N, aUsed + u * x, N);
-  const Sserver = powmod((A * powmod(v, u, N)) % N, b, N);
-  assert.equal(Sclient, Sserver, "independent S agrees with itself");
-  const K = H(toBuf(Sserver));
-  const hx = Buffer.from(H(toBuf(N)).map((byte, i) => byte ^ H(toBuf(g))[i]!));
-  const M = H(hx, H(I), s, toBuf(A), toBuf(B), K);
-  const HAMK = H(toBuf(A), M, K);
-
-  server.setClientPublicKey(client.publicKey);
-  const ourM = client.processChallenge(s, server.publicKey);
-  assert.deepEqual(ourM, u8(M), "client proof M");
-  assert.deepEqual(client.sessionKey, u8(K), "client K = H(S)");
-  assert.deepEqual(server.sessionKey, u8(K), "server K");
-  assert.deepEqual(server.verifyClientProof(u8(M)), u8(HAMK), "server H_AMK");
+test("crypto: SRP server and client agree on random salts and secrets; a wrong password never verifies", () => {
+  for (let i = 0; i < 3; i++) {
+    const I = Buffer.from("wifiprov");
+    const s = srpSalt((into) => into.set(randomBytes(into.length)));
+    const server = new SrpServer(I, s, srpVerifier(I, Buffer.from("pop-" + i), s), (into) => into.set(randomBytes(into.length)));
+    const good = new SrpClient(I, Buffer.from("pop-" + i), (into) => into.set(randomBytes(into.length)));
+    server.setClientPublicKey(good.publicKey);
+    const hamk = server.verifyClientProof(good.processChallenge(s, server.publicKey));
+    assert.ok(hamk !== undefined && good.verifyServerProof(hamk));
+    assert.deepEqual(server.sessionKey, good.sessionKey);
+    const other = new SrpServer(I, s, srpVerifier(I, Buffer.from("pop-" + i), s), (into) => into.set(randomBytes(into.length)));
+    const bad = new SrpClient(I, Buffer.from("pop-x"), (into) => into.set(randomBytes(into.length)));
+    other.setClientPublicKey(bad.publicKey);
+    assert.equal(other.verifyClientProof(bad.processChallenge(s, other.publicKey)), undefined);
+  }
 });
