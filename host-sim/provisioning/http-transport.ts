@@ -3,6 +3,9 @@
 // response bytes back with 200; Content-Length must be 1..4096; the first request of a session gets
 // `Set-Cookie: session=<u32>`, later requests carry it back; no cookie = the same TCP socket is the
 // same session; anything else starts a new security session. Handler errors → non-200, no body.
+// Connections stay open while idle for as long as the window is (clients poll status every 5 s,
+// Node's 5 s keep-alive default dropped them); when the service closes (success or window closed)
+// every connection is dropped and every later request is refused with 503.
 import { randomInt } from "node:crypto";
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -22,9 +25,17 @@ export interface HttpTransportServer {
 }
 
 export async function startHttpTransport(service: ProvisioningService | undefined, options: { host?: string; port?: number } = {}): Promise<HttpTransportServer> {
-  let current = service;
+  let current: ProvisioningService | undefined;
   let sessionId: number | undefined;
   let sessionSocket: Socket | undefined;
+  const serve = (s: ProvisioningService | undefined): void => {
+    current = s;
+    sessionId = undefined;
+    // drop the connections when this service closes, unless another one is served by then
+    s?.onClose(() => {
+      if (current === s) server.closeAllConnections();
+    });
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -40,7 +51,11 @@ export async function startHttpTransport(service: ProvisioningService | undefine
         res.end(why);
       };
       const svc = current;
-      if (svc === undefined) return fail(503, "provisioning closed");
+      if (svc === undefined || svc.closed) {
+        res.writeHead(503, { "Content-Type": "text/plain", Connection: "close" });
+        res.end("provisioning closed");
+        return;
+      }
       if (req.method !== "POST") return fail(405, "POST only");
       const endpoint = decodeURIComponent((req.url ?? "/").replace(/^\//, "").split("?")[0]!);
       if (endpoint !== "proto-ver" && endpoint !== "prov-session" && !svc.endpoints.some((e) => e.name === endpoint)) return fail(404, "no such endpoint");
@@ -60,12 +75,14 @@ export async function startHttpTransport(service: ProvisioningService | undefine
         res.writeHead(200, headers);
         res.end(Buffer.from(out));
       } catch (e) {
-        if (e instanceof ProtocommError) return fail(500, "handler error");
+        if (e instanceof ProtocommError) return e.kind === "closed" ? fail(503, "provisioning closed") : fail(500, "handler error");
         throw e;
       }
     });
   });
   server.maxConnections = 4;
+  server.keepAliveTimeout = 0; // no idle limit: the window's own timeout bounds the connection
+  serve(service);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
@@ -76,10 +93,7 @@ export async function startHttpTransport(service: ProvisioningService | undefine
     host: options.host ?? "127.0.0.1",
     port,
     server,
-    setService(s) {
-      current = s;
-      sessionId = undefined;
-    },
+    setService: serve,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

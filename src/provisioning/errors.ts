@@ -4,7 +4,13 @@
  */
 export class ProtocommError extends Error {
   override readonly name = "ProtocommError";
-  constructor(readonly kind: "malformed" | "bad-state" | "wrong-pop" | "locked-out" | "unknown-endpoint" | "no-session" | "crypto" | "invalid", message: string) {
+  /** The same as `kind`, under the name every typed error of the firmware uses. */
+  readonly code: ProtocommErrorKind;
+  constructor(readonly kind: ProtocommErrorKind, message: string) {
     super(message);
+    this.code = kind;
   }
 }
+
+/** `closed`: the window was closed or provisioning succeeded; nothing is served any more. */
+export type ProtocommErrorKind = "malformed" | "bad-state" | "wrong-pop" | "locked-out" | "unknown-endpoint" | "no-session" | "crypto" | "invalid" | "closed";

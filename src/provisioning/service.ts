@@ -126,6 +126,8 @@ export class ProvisioningService {
   #failures = 0;
   #lockedUntil = 0;
   #chRespDisabled = false;
+  #closed = false;
+  readonly #closeListeners: (() => void)[] = [];
   /** Requests handled and bytes in/out, for the figures. */
   readonly stats = { requests: 0, bytesIn: 0, bytesOut: 0 };
 
@@ -166,8 +168,32 @@ export class ProvisioningService {
     return JSON.stringify(out);
   }
 
-  /** A transport session begins (BLE connect, new HTTP cookie). Replaces any other session. */
+  /**
+   * Stop serving for good (window closed, or provisioning succeeded): the session is dropped and
+   * every later request, on any transport, is refused with ProtocommError "closed". Transports
+   * hear about it through `onClose` (the HTTP transport drops its connections).
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sessionId = undefined;
+    this.#session = undefined;
+    for (const listener of this.#closeListeners.splice(0)) listener();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Called once when the service closes (at once if it already has). */
+  onClose(listener: () => void): void {
+    if (this.#closed) listener();
+    else this.#closeListeners.push(listener);
+  }
+
+  /** A transport session begins (BLE connect, new HTTP cookie). Replaces any other session; none once closed. */
   openSession(id: number): void {
+    if (this.#closed) return;
     this.#sessionId = id;
     this.#session = createSecuritySession(this.#o.security, this.#o.random);
     this.#o.onEvent?.({ type: "session-started", session: id });
@@ -198,6 +224,7 @@ export class ProvisioningService {
   }
 
   #handle(sessionId: number, endpoint: string, request: Uint8Array): Uint8Array {
+    if (this.#closed) throw new ProtocommError("closed", "provisioning is closed");
     if (request.length > (this.#o.maxRequestBytes ?? 4096)) throw new ProtocommError("invalid", `request of ${request.length} bytes is too large`);
     if (endpoint === "proto-ver") return utf8(this.versionJson());
     if (this.#sessionId !== sessionId || this.#session === undefined) throw new ProtocommError("no-session", "not the current transport session");

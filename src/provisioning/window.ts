@@ -257,6 +257,7 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
     closedBy = reason;
     for (const id of timers) io.timers.clear(id);
     timers.clear();
+    service.close();
     if (useBle) io.ble!.stop();
     log.info("closed", { reason });
     emit({ type: "closed", reason });

@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import { randomFillSync } from "node:crypto";
 import { after, before, test } from "node:test";
+import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { until } from "./until.js";
 import { fromUtf8, utf8 } from "../../src/bytes/bytes.js";
 import { generateIdentity, nodeIdOf, signWithIdentity } from "../../src/identity/identity.js";
 import { MqttClient, type ClientEvent } from "../../src/mqtt/client.js";
@@ -99,6 +101,72 @@ test("HTTP transport rules: empty/oversize body refused, cookie keys the session
     const c2 = new ProvisioningClient(t, random);
     await c2.establishSession(1, { pop: "abcd1234" });
     await assert.rejects(t.send("prov-scan", Uint8Array.of(0x0a, 0x09)), (e: unknown) => e instanceof HttpStatusError && e.status === 500);
+  } finally {
+    t.close();
+    d.window.close();
+    await http.close();
+    d.sim.io.shutdown();
+  }
+});
+
+/** One raw keep-alive TCP connection to the HTTP transport: requests in order, responses parsed by status line. */
+function rawHttp(port: number) {
+  const socket = connect(port, "127.0.0.1");
+  let buffered = "";
+  let closed = false;
+  socket.on("data", (d) => { buffered += d.toString("latin1"); });
+  socket.on("close", () => { closed = true; });
+  return {
+    async post(endpoint: string, body: string): Promise<number> {
+      buffered = "";
+      socket.write(`POST /${endpoint} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      await until("a response", () => /\r\n\r\n/.test(buffered) || closed);
+      return Number(/^HTTP\/1\.1 (\d{3})/.exec(buffered)?.[1] ?? 0);
+    },
+    get closed() { return closed; },
+    end: () => socket.destroy(),
+  };
+}
+
+test("issue 11: an idle HTTP connection outlives Node's 5 s keep-alive default while the window is open, and is dropped when it closes", async () => {
+  const d = bootDevice(1, undefined, false);
+  const http = await startHttpTransport(d.window.service);
+  const raw = rawHttp(http.port);
+  try {
+    assert.equal(await raw.post("proto-ver", "---"), 200);
+    await sleep(5_500); // esp_prov and the apps poll every 5 s on the same connection
+    assert.equal(raw.closed, false, "the idle connection was dropped while the window is open");
+    assert.equal(await raw.post("proto-ver", "---"), 200);
+    d.window.close();
+    await until("the connection to close with the window", () => raw.closed);
+    const late = new HttpProtocommTransport(http.host, http.port);
+    await assert.rejects(late.send("proto-ver", utf8("---")), (e: unknown) => e instanceof HttpStatusError && e.status === 503);
+    late.close();
+  } finally {
+    raw.end();
+    d.window.close();
+    await http.close();
+    d.sim.io.shutdown();
+  }
+});
+
+test("issue 11: after provisioning succeeded, new sessions and Wi-Fi credentials are refused (503), the service reports closed", async () => {
+  const d = bootDevice(2, undefined, false);
+  const http = await startHttpTransport(d.window.service);
+  const t = new HttpProtocommTransport(http.host, http.port);
+  try {
+    const c = new ProvisioningClient(t, random, (ms) => sleep(ms));
+    await c.establishSession(2, { pop: "abcd1234" });
+    assert.equal(await c.setConfig("home-net", "correct horse battery"), 0);
+    assert.equal(await c.applyConfig(), 0);
+    assert.equal((await c.waitForConnection(20)).state, "connected");
+    await until("the window to close after success", () => d.events.some((e) => e.type === "closed"));
+    assert.equal(d.window.service.closed, true);
+    await assert.rejects(c.setConfig("evil-net", "password1"), (e: unknown) => e instanceof HttpStatusError && e.status === 503, "Wi-Fi config on the old session");
+    const other = new HttpProtocommTransport(http.host, http.port);
+    await assert.rejects(new ProvisioningClient(other, random).establishSession(2, { pop: "abcd1234" }), (e: unknown) => e instanceof HttpStatusError && e.status === 503, "a new session");
+    other.close();
+    assert.equal(d.events.filter((e) => e.type === "credentials-received").length, 1, "only the first credentials reached the window");
   } finally {
     t.close();
     d.window.close();
