@@ -15,6 +15,7 @@ import { measureOnboardingHeap } from "./xs-heap.js";
 import { warmReboot } from "./reboot.js";
 import { allSourceModules, bundleSize } from "./size.js";
 import { WORK, type Work } from "./work.js";
+import { nodeCrypto } from "../io/node-crypto.js";
 
 export interface Figure {
   readonly name: string;
@@ -55,7 +56,7 @@ const REF = "node:crypto SHA-512/KiB";
 
 const bench = await startBenchBroker();
 const nodeCtx = (w: Work): ScenarioContext => ({
-  engine: "node", device: () => createSimDevice({ log: () => {} }), isPowerCut,
+  engine: "node", device: () => createSimDevice({ log: () => {} }), isPowerCut, crypto: nodeCrypto,
   ...(w.needsBroker ? { broker: bench.env } : {}),
 });
 

@@ -45,7 +45,7 @@ async function onboardingHeap(ctx: ScenarioContext): Promise<void> {
   const d = ctx.device();
   // noble builds its Ed25519 tables on the first key; the board bundle leaves the big one out
   // (README, memory budget), this XS bundle does not: shown apart from what the device keeps.
-  generateIdentity(d.io.random);
+  generateIdentity(d.io);
   await sample("one Ed25519 key made (noble's lazily built tables)");
   const radio = new SimBleRadio();
   const io = withRadios(d.io, radio, undefined, { scanMs: 5, connectMs: 10 }).io;

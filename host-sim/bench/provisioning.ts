@@ -26,7 +26,7 @@ export async function bleProvisioning(security: SecurityVersion, mtu: number): P
   const sim = createSimDevice({ log: () => {} });
   const radio = new SimBleRadio();
   const dev = withRadios(sim.io, radio, undefined, { scanMs: 5, connectMs: 20 });
-  const window = openProvisioningWindow(dev.io, generateIdentity(sim.io.random), { security, pop: Secret.fromString("abcd1234"), closeAfterSuccessMs: 100, ble: true });
+  const window = openProvisioningWindow(dev.io, generateIdentity(sim.io), { security, pop: Secret.fromString("abcd1234"), closeAfterSuccessMs: 100, ble: true });
   const gatt = await radio.connect(window.deviceName, { mtu });
   const transport = await BleProtocommTransport.open(gatt, DEFAULT_SERVICE_UUID);
   const result = await provisionDevice({ transport, random: (b) => void randomFillSync(b), sleep: (ms) => sleep(ms), pop: "abcd1234", ssid: "office", passphrase: "s3cret-office", pollMs: 100 });

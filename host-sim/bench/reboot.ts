@@ -10,6 +10,7 @@ import { CredentialStore } from "../../src/storage/credential-store.js";
 import type { BrokerEnv } from "../../test/scenarios/harness.js";
 import { startTcpProxy } from "../net-faults/proxy.js";
 import { createSimDevice, type HostSimDevice } from "../sim-device.js";
+import { nodeCrypto } from "../io/node-crypto.js";
 
 export interface RebootSample {
   readonly ms: number;
@@ -48,10 +49,10 @@ export async function warmReboot(broker: BrokerEnv, latencyMs: number): Promise<
   const config = { telemetryIntervalMs: 0, keepaliveSeconds: 60 };
   let sim: HostSimDevice = createSimDevice({ log: () => {}, unrefTimers: true });
   try {
-    const identity = generateIdentity(sim.io.random);
+    const identity = generateIdentity(sim.io);
     new CredentialStore(sim.io.storage).save({
       version: 1, identity,
-      mqtt: { brokerUrl: `mqtts://localhost:${proxy.port}`, clientId: nodeIdOf(identity), username: broker.username, password: Secret.fromString(broker.password), ca: broker.ca },
+      mqtt: { brokerUrl: `mqtts://localhost:${proxy.port}`, clientId: nodeIdOf(nodeCrypto, identity), username: broker.username, password: Secret.fromString(broker.password), ca: broker.ca },
     });
     // First boot: online once, then an orderly power-off.
     const first = new Device(sim.io, config);

@@ -4,12 +4,10 @@
 // inside XS) and subtracts the empty run. Adding a figure: one entry in WORK.
 import type { Io } from "../../src/io/io.js";
 import { generateIdentity, nodeIdOf, signWithIdentity } from "../../src/identity/identity.js";
-import { sha512 } from "../../src/identity/ed25519.js";
 import { Device } from "../../src/lifecycle/device.js";
 import { Secret } from "../../src/secrets/secret.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
 import { aesGcmEncrypt, AesCtrStream } from "../../src/crypto/aes.js";
-import { sha256 } from "../../src/crypto/hash.js";
 import { SrpClient, srpVerifier } from "../../src/crypto/srp.js";
 import { x25519, x25519KeyPair } from "../../src/crypto/x25519.js";
 import { utf8 } from "../../src/bytes/bytes.js";
@@ -17,6 +15,7 @@ import { decode, encode } from "../../src/protobuf/codec.js";
 import { SessionData } from "../../src/protobuf/messages.js";
 import { createSecuritySession, sec2DefaultUsername, type SecurityConfig } from "../../src/provisioning/security.js";
 import { check, waitFor, type Scenario, type ScenarioContext } from "../../test/scenarios/harness.js";
+import { nodeCrypto } from "../io/node-crypto.js";
 
 export interface Work {
   readonly name: string;
@@ -34,10 +33,10 @@ const KIB = new Uint8Array(1024).map((_, i) => i & 255);
 async function onlineDevice(ctx: ScenarioContext): Promise<{ device: Device; io: Io }> {
   const broker = ctx.broker!;
   const d = ctx.device();
-  const identity = generateIdentity(d.io.random);
+  const identity = generateIdentity(d.io);
   new CredentialStore(d.io.storage).save({
     version: 1, identity,
-    mqtt: { brokerUrl: `mqtts://${broker.host}:${broker.port}`, clientId: nodeIdOf(identity), username: broker.username, password: Secret.fromString(broker.password), ca: broker.ca },
+    mqtt: { brokerUrl: `mqtts://${broker.host}:${broker.port}`, clientId: nodeIdOf(nodeCrypto, identity), username: broker.username, password: Secret.fromString(broker.password), ca: broker.ca },
   });
   const device = new Device(d.io, { telemetryIntervalMs: 0, keepaliveSeconds: 60, backoff: { initialMs: 100, maxMs: 1000, minMs: 50 } });
   device.boot();
@@ -72,21 +71,21 @@ function prepareSecurity1(): void {
   const config: SecurityConfig = { version: 1, pop: POP };
   const client = x25519KeyPair((into) => into.fill(5));
   const cmd0 = encode(SessionData, { sec_ver: 1, sec1: { msg: 0, sc0: { client_pubkey: client.publicKey } } });
-  const r0 = decode<{ sec1: { sr0: { device_pubkey: Uint8Array; device_random: Uint8Array } } }>(SessionData, createSecuritySession(config, fixedRandom).handshake(cmd0)).sec1.sr0;
+  const r0 = decode<{ sec1: { sr0: { device_pubkey: Uint8Array; device_random: Uint8Array } } }>(SessionData, createSecuritySession(config, fixedRandom, nodeCrypto).handshake(cmd0)).sec1.sr0;
   const key = x25519(client.secretKey, r0.device_pubkey);
-  const h = sha256(POP);
+  const h = nodeCrypto.sha256(POP);
   for (let i = 0; i < 32; i++) key[i]! ^= h[i]!;
-  const verify = new AesCtrStream(key, r0.device_random).apply(r0.device_pubkey);
+  const verify = new AesCtrStream(nodeCrypto, key, r0.device_random).apply(r0.device_pubkey);
   sec1 = { config, cmd0, cmd1: encode(SessionData, { sec_ver: 1, sec1: { msg: 2, sc1: { client_verify_data: verify } } }) };
 }
 
 function prepareSecurity2(): void {
   const username = sec2DefaultUsername();
   const salt = new Uint8Array(16).fill(0x5a);
-  const config: SecurityConfig = { version: 2, srp: { username, salt, verifier: srpVerifier(username, POP, salt) } };
-  const client = new SrpClient(username, POP, (into) => into.fill(5));
+  const config: SecurityConfig = { version: 2, srp: { username, salt, verifier: srpVerifier(nodeCrypto, username, POP, salt) } };
+  const client = new SrpClient(nodeCrypto, username, POP, (into) => into.fill(5));
   const cmd0 = encode(SessionData, { sec_ver: 2, sec2: { msg: 0, sc0: { client_username: username, client_pubkey: client.publicKey } } });
-  const r0 = decode<{ sec2: { sr0: { device_pubkey: Uint8Array; device_salt: Uint8Array } } }>(SessionData, createSecuritySession(config, fixedRandom).handshake(cmd0)).sec2.sr0;
+  const r0 = decode<{ sec2: { sr0: { device_pubkey: Uint8Array; device_salt: Uint8Array } } }>(SessionData, createSecuritySession(config, fixedRandom, nodeCrypto).handshake(cmd0)).sec2.sr0;
   const proof = client.processChallenge(r0.device_salt, r0.device_pubkey);
   sec2 = { config, cmd0, cmd1: encode(SessionData, { sec_ver: 2, sec2: { msg: 2, sc1: { client_proof: proof } } }) };
 }
@@ -94,7 +93,7 @@ function prepareSecurity2(): void {
 /** One device-side handshake from a fresh session; checks it ends established. */
 function deviceHandshake(prepared: { config: SecurityConfig; cmd0: Uint8Array; cmd1: Uint8Array } | undefined): void {
   check(prepared !== undefined, "setup did not run");
-  const session = createSecuritySession(prepared.config, fixedRandom);
+  const session = createSecuritySession(prepared.config, fixedRandom, nodeCrypto);
   session.handshake(prepared.cmd0);
   session.handshake(prepared.cmd1);
   check(session.established, "handshake did not complete");
@@ -107,23 +106,23 @@ export const WORK: readonly Work[] = [
     iterations: { node: 50, xs: 3 },
     run(ctx, n) {
       const d = ctx.device();
-      for (let i = 0; i < n; i++) generateIdentity(d.io.random);
+      for (let i = 0; i < n; i++) generateIdentity(d.io);
     },
   },
   {
     name: "ed25519-sign",
     iterations: { node: 50, xs: 3 },
     run(ctx, n) {
-      const identity = generateIdentity(ctx.device().io.random);
+      const identity = generateIdentity(ctx.device().io);
       const message = KIB.subarray(0, 64);
-      for (let i = 0; i < n; i++) signWithIdentity(identity, message);
+      for (let i = 0; i < n; i++) signWithIdentity(nodeCrypto, identity, message);
     },
   },
   {
     name: "sha512-1kib",
     iterations: { node: 2000, xs: 20 },
     run(_ctx, n) {
-      for (let i = 0; i < n; i++) sha512(KIB);
+      for (let i = 0; i < n; i++) nodeCrypto.sha512(KIB);
     },
   },
   {
@@ -141,7 +140,7 @@ export const WORK: readonly Work[] = [
     name: "aes-ctr-1kib",
     iterations: { node: 2000, xs: 20 },
     run(_ctx, n) {
-      const stream = new AesCtrStream(new Uint8Array(32).fill(1), new Uint8Array(16));
+      const stream = new AesCtrStream(nodeCrypto, new Uint8Array(32).fill(1), new Uint8Array(16));
       for (let i = 0; i < n; i++) stream.apply(KIB);
     },
   },
@@ -151,7 +150,7 @@ export const WORK: readonly Work[] = [
     run(_ctx, n) {
       const key = new Uint8Array(32).fill(1);
       const nonce = new Uint8Array(12);
-      for (let i = 0; i < n; i++) aesGcmEncrypt(key, nonce, KIB);
+      for (let i = 0; i < n; i++) aesGcmEncrypt(nodeCrypto, key, nonce, KIB);
     },
   },
   { name: "online", iterations: { node: 1, xs: 1 }, needsBroker: true, run: (ctx) => telemetry(ctx, 0) },

@@ -25,6 +25,7 @@ export const SDK_MODULES: Readonly<Record<string, string>> = {
   "net": "net.ts",
   "wifi": "wifi.ts",
   "crypt": "crypt.ts",
+  "gcm": "gcm.ts",
   "mc/config": "mc-config.ts",
   "board-random": "board-random.ts",
 };
@@ -32,7 +33,7 @@ export const SDK_MODULES: Readonly<Record<string, string>> = {
 /** The module specifiers declared in src/platform/moddable/types/*.d.ts (and native/random.d.ts via tsconfig paths). */
 export function declaredModules(): string[] {
   const names = new Set<string>(["board-random"]);
-  for (const file of ["sockets.d.ts", "ble.d.ts", "base.d.ts"]) {
+  for (const file of ["sockets.d.ts", "ble.d.ts", "base.d.ts", "untyped.d.ts"]) {
     const text = readFileSync(join(glueDir, "types", file), "utf8");
     for (const m of text.matchAll(/^declare module "([^"]+)"/gm)) names.add(m[1]!);
   }

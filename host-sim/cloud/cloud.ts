@@ -14,6 +14,7 @@ import { MosquittoDynsec, SHARED_ACL_PATTERNS } from "./mosquitto-dynsec.js";
 import { handleRegistration } from "./shared-registration.js";
 import type { RateLimit } from "./rate-limit.js";
 import { CloudState, newId, newObjectId, newSecret, type BootstrapConfigRecord, type Generation } from "./state.js";
+import { nodeCrypto } from "../io/node-crypto.js";
 
 export interface CloudOptions {
   /** Server certificate/key and the CA devices trust (PEM). */
@@ -275,7 +276,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     if (secure) {
       if (options.encryptKey === undefined) return send(res, 404, { error: "secure bootstrap not configured" });
       serviceKey = serviceKeyBytes(options.encryptKey, clients ? "ascii" : "hex");
-      const plain = decryptExternalKey(serviceKey, key);
+      const plain = decryptExternalKey(nodeCrypto, serviceKey, key);
       given = plain ? Buffer.from(plain) : undefined;
     }
     if (!config) {
@@ -322,7 +323,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     const json = Buffer.from(JSON.stringify(reply));
     if (!secure) return send(res, 200, json);
     // Binary body under a JSON content type, as the real service does (catches clients that parse too early).
-    send(res, 200, Buffer.from(encryptReply(serviceKey!, randomBytes(16), json)));
+    send(res, 200, Buffer.from(encryptReply(nodeCrypto, serviceKey!, randomBytes(16), json)));
   }
 
   function register(res: ServerResponse, body: Buffer): void {

@@ -8,6 +8,7 @@ import { verify } from "../../src/identity/ed25519.js";
 import { nodeIdOf } from "../../src/identity/identity.js";
 import { registrationMessage, replyTopic } from "../../src/onboarding/shared-register.js";
 import { newId, newSecret, type CloudState } from "./state.js";
+import { nodeCrypto } from "../io/node-crypto.js";
 
 export interface RegistrationDeps {
   readonly state: CloudState;
@@ -51,7 +52,7 @@ async function answer(deps: RegistrationDeps, clientId: string, payload: Buffer)
   if (!state.data.shared.some((s) => s.register)) return refuse("not-enabled", "no shared account registers devices");
   const publicKey = fromHex(req.publicKey as string);
   const nonce = req.nonce as string;
-  if (nodeIdOf({ publicKey }) !== req.nodeId || !verify(fromHex(req.signature as string), registrationMessage(clientId, req.nodeId, nonce), publicKey)) {
+  if (nodeIdOf(nodeCrypto, { publicKey }) !== req.nodeId || !verify(nodeCrypto, fromHex(req.signature as string), registrationMessage(clientId, req.nodeId, nonce), publicKey)) {
     return refuse("bad-request", "signature does not verify");
   }
   if (state.data.credentials.some((c) => c.clientId === clientId && c.owner !== `shared:${clientId}`)) {

@@ -34,6 +34,7 @@ import { runHubDemo } from "./hub-demo.js";
 import { runStrategyDemo } from "./strategy-demo.js";
 import { runProvisioningDemo } from "./provisioning-demo.js";
 import { stopOnSignals, timeline } from "./timeline.js";
+import { nodeCrypto } from "../io/node-crypto.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -113,20 +114,20 @@ say("broker", `${args.broker} broker listening on mqtts://localhost:${port}`);
 
 // The production line writes the factory record; the firmware never sees this code.
 const sim = createSimDevice({ flashPath: join(work, "flash.json"), log: (r) => say(r.scope, logLine(r)) });
-const identity = generateIdentity(sim.io.random);
+const identity = generateIdentity(sim.io);
 new CredentialStore(sim.io.storage).save({
   version: 1,
   identity,
   mqtt: {
     brokerUrl: `mqtts://localhost:${port}`,
-    clientId: nodeIdOf(identity),
+    clientId: nodeIdOf(nodeCrypto, identity),
     username: user.username,
     password: Secret.fromString(user.password),
     ca: pki.caPem,
   },
   strategy: { name: "factory", state: {} },
 });
-say("factory", `credentials for node ${nodeIdOf(identity)} written to flash (${join(work, "flash.json")})`);
+say("factory", `credentials for node ${nodeIdOf(nodeCrypto, identity)} written to flash (${join(work, "flash.json")})`);
 
 // Power on: a new device over the same flash, as after a reboot.
 const unit = sim.reboot();

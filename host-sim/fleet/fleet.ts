@@ -12,6 +12,7 @@ import { Secret } from "../../src/secrets/secret.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
 import { Flash } from "../io/flash.js";
 import { createNodeIo, type NodeIo } from "../io/node-io.js";
+import { nodeCrypto } from "../io/node-crypto.js";
 
 export interface FleetBroker {
   readonly host: string;
@@ -75,10 +76,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   for (let i = 0; i < options.devices; i++) {
     const io = createNodeIo({ flash: Flash.inMemory(), log: "silent", ...(onboard ? { mac: onboard.macOf(i) } : {}) });
     if (b) {
-      const identity = generateIdentity(io.random);
+      const identity = generateIdentity(io);
       new CredentialStore(io.storage).save({
         version: 1, identity,
-        mqtt: { brokerUrl: `mqtts://${b.host}:${b.port}`, clientId: nodeIdOf(identity), username: b.username, password: Secret.fromString(b.password), ca: b.ca },
+        mqtt: { brokerUrl: `mqtts://${b.host}:${b.port}`, clientId: nodeIdOf(nodeCrypto, identity), username: b.username, password: Secret.fromString(b.password), ca: b.ca },
       });
     }
     const device = new Device(io, {

@@ -14,6 +14,7 @@ import { SimDeviceInfo, type SimDeviceInfoOptions } from "./device.js";
 import { Flash, type FlashOptions, type FlashStorage } from "./flash.js";
 import { collectSink, printSink, type SecretFieldPolicy } from "./log-sink.js";
 import { NodeNetwork, type TlsProfile, type TlsSessionInfo } from "./network.js";
+import { nodeCrypto } from "./node-crypto.js";
 import { cryptoRandom, seededRandom, type RandomSource } from "./random.js";
 
 export interface NodeIoOptions extends SimDeviceInfoOptions {
@@ -85,6 +86,7 @@ export function createNodeIo(options: NodeIoOptions = {}): NodeIo {
     timers,
     clock,
     random,
+    crypto: nodeCrypto,
     device: new SimDeviceInfo(options, macRandom(options.random, random)),
     log: makeSink(options, logs),
     flash,

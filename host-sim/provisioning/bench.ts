@@ -4,14 +4,15 @@ import { performance } from "node:perf_hooks";
 import { createSimDevice, isPowerCut } from "../sim-device.js";
 import { XsScenarioHost } from "../xs/host.js";
 import { ROUNDS, scenarios } from "./handshake-bench.js";
+import { nodeCrypto } from "../io/node-crypto.js";
 
 const file = join(import.meta.dirname, "handshake-bench.ts");
 const host = await XsScenarioHost.start([file]);
 try {
   for (const s of scenarios) {
-    await s.run({ engine: "node", device: () => createSimDevice(), isPowerCut }); // warm-up
+    await s.run({ engine: "node", device: () => createSimDevice(), isPowerCut, crypto: nodeCrypto }); // warm-up
     let t = performance.now();
-    await s.run({ engine: "node", device: () => createSimDevice(), isPowerCut });
+    await s.run({ engine: "node", device: () => createSimDevice(), isPowerCut, crypto: nodeCrypto });
     const node = (performance.now() - t) / ROUNDS;
     await host.run(s.name);
     t = performance.now();

@@ -36,6 +36,7 @@ import { provisionDevice, waitForMapping } from "./app.js";
 import { HttpProtocommTransport, startHttpTransport } from "./http-transport.js";
 import { DEFAULT_NETWORKS, withRadios } from "./kit.js";
 import { renderQr } from "./qr-code.js";
+import { nodeCrypto } from "../io/node-crypto.js";
 
 const USAGE = `usage: npm run provision -- [options]
   (no options)                      boot a blank simulated device + reference cloud, provision it over simulated BLE
@@ -111,8 +112,8 @@ async function selfContained(): Promise<void> {
   const sim = createSimDevice({ unrefTimers: true });
   const radio = new SimBleRadio();
   const dev = withRadios(sim.io, radio);
-  const identity = generateIdentity(sim.io.random);
-  cloud.registerNode(nodeIdOf(identity), identity.publicKey);
+  const identity = generateIdentity(sim.io);
+  cloud.registerNode(nodeIdOf(nodeCrypto, identity), identity.publicKey);
   let pendingMapping: { userId: string; secretKey: Secret } | undefined;
   let online: Promise<void> | undefined;
   const window = openProvisioningWindow(dev.io, identity, {

@@ -6,6 +6,7 @@ import { ProvisioningClient } from "../../src/provisioning/client.js";
 import type { SecurityConfig, SecurityVersion } from "../../src/provisioning/security.js";
 import { ProvisioningService } from "../../src/provisioning/service.js";
 import type { Scenario } from "../../test/scenarios/harness.js";
+import { nodeCrypto } from "../io/node-crypto.js";
 
 export const ROUNDS = 3;
 
@@ -13,9 +14,9 @@ async function handshakes(random: (b: Uint8Array) => void, now: () => number, se
   const salt = new Uint8Array(16);
   random(salt);
   const config: SecurityConfig =
-    security === 2 ? { version: 2, patchVersion: 1, srp: { username: utf8("wifiprov"), salt, verifier: srpVerifier(utf8("wifiprov"), utf8("abcd1234"), salt) } } : security === 1 ? { version: 1, pop: utf8("abcd1234") } : { version: 0 };
+    security === 2 ? { version: 2, patchVersion: 1, srp: { username: utf8("wifiprov"), salt, verifier: srpVerifier(nodeCrypto, utf8("wifiprov"), utf8("abcd1234"), salt) } } : security === 1 ? { version: 1, pop: utf8("abcd1234") } : { version: 0 };
   const wifi = { setConfig() {}, apply: () => true, status: () => ({ state: "idle" as const }), scanStart() {}, scanResults: () => undefined, reset: () => true, reprovision: () => true };
-  const service = new ProvisioningService({ security: config, random, now, wifi });
+  const service = new ProvisioningService({ security: config, random, crypto: nodeCrypto, now, wifi });
   for (let i = 0; i < ROUNDS; i++) {
     service.openSession(i + 1);
     const client = new ProvisioningClient({ send: async (ep, data) => service.handle(i + 1, ep, data) }, random);

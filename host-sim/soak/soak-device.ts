@@ -14,6 +14,7 @@ import { Secret } from "../../src/secrets/secret.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
 import { heapProbe } from "../xs/heap-probe.js";
 import { check, type BrokerEnv, type Scenario, type ScenarioContext } from "../../test/scenarios/harness.js";
+import { nodeCrypto } from "../io/node-crypto.js";
 
 export interface SoakParams {
   readonly durationMs: number;
@@ -59,10 +60,10 @@ async function soak(ctx: ScenarioContext): Promise<void> {
   const p = env.soak;
   const sample = heapProbe(ctx) ?? (() => Promise.resolve(NaN));
   const d = ctx.device();
-  const identity = generateIdentity(d.io.random);
+  const identity = generateIdentity(d.io);
   new CredentialStore(d.io.storage).save({
     version: 1, identity,
-    mqtt: { brokerUrl: `mqtts://${env.host}:${env.port}`, clientId: nodeIdOf(identity), username: env.username, password: Secret.fromString(env.password), ca: env.ca },
+    mqtt: { brokerUrl: `mqtts://${env.host}:${env.port}`, clientId: nodeIdOf(nodeCrypto, identity), username: env.username, password: Secret.fromString(env.password), ca: env.ca },
   });
   // Log records are dropped here, after the core has built them: the bridge keeps every record it
   // forwards, which would grow the heap being measured.

@@ -9,7 +9,7 @@
 // proof no Espressif client or device accepts (test/scenarios/provisioning-sec2-vectors).
 import { concat, constantTimeEqual, utf8 } from "../bytes/bytes.js";
 import { bigIntToBytes, bytesToBigInt, modPow } from "./bigint.js";
-import { sha512 } from "./hash.js";
+import type { CryptoProvider } from "./provider.js";
 import { CryptoError } from "./x25519.js";
 
 const N_HEX =
@@ -26,25 +26,26 @@ export const SRP_N = BigInt("0x" + N_HEX);
 export const SRP_G = 5n;
 export const SRP_LEN = 384;
 
-const H = (...parts: Uint8Array[]): Uint8Array => sha512(concat(...parts));
+type Hash = (...parts: Uint8Array[]) => Uint8Array;
+const hashOf = (crypto: CryptoProvider): Hash => (...parts) => crypto.sha512(concat(...parts));
 const pad = (n: bigint): Uint8Array => bigIntToBytes(n, SRP_LEN);
 const min = (n: bigint): Uint8Array => bigIntToBytes(n);
 
 let kCache: bigint | undefined;
-function k(): bigint {
+function k(H: Hash): bigint {
   return (kCache ??= bytesToBigInt(H(pad(SRP_N).subarray(0), pad(SRP_G))));
 }
 
-function xOf(username: Uint8Array, password: Uint8Array, salt: Uint8Array): bigint {
+function xOf(H: Hash, username: Uint8Array, password: Uint8Array, salt: Uint8Array): bigint {
   return bytesToBigInt(H(salt, H(username, utf8(":"), password)));
 }
 
 /** The verifier v = g^x mod N the device stores (with the salt) instead of the password. */
-export function srpVerifier(username: Uint8Array, password: Uint8Array, salt: Uint8Array): Uint8Array {
-  return min(modPow(SRP_G, xOf(username, password, salt), SRP_N));
+export function srpVerifier(crypto: CryptoProvider, username: Uint8Array, password: Uint8Array, salt: Uint8Array): Uint8Array {
+  return min(modPow(SRP_G, xOf(hashOf(crypto), username, password, salt), SRP_N));
 }
 
-function proofM(username: Uint8Array, salt: Uint8Array, A: Uint8Array, B: Uint8Array, K: Uint8Array): Uint8Array {
+function proofM(H: Hash, username: Uint8Array, salt: Uint8Array, A: Uint8Array, B: Uint8Array, K: Uint8Array): Uint8Array {
   const hN = H(min(SRP_N));
   const hg = H(pad(SRP_G));
   const x = new Uint8Array(hN.length);
@@ -74,7 +75,10 @@ export class SrpServer {
   #A: Uint8Array | undefined;
   #K: Uint8Array | undefined;
 
-  constructor(username: Uint8Array, salt: Uint8Array, verifier: Uint8Array, random: (into: Uint8Array) => void) {
+  readonly #H: Hash;
+
+  constructor(crypto: CryptoProvider, username: Uint8Array, salt: Uint8Array, verifier: Uint8Array, random: (into: Uint8Array) => void) {
+    this.#H = hashOf(crypto);
     this.#username = username.slice();
     this.#salt = salt.slice();
     this.#v = bytesToBigInt(verifier);
@@ -85,7 +89,7 @@ export class SrpServer {
       b = bytesToBigInt(bBytes);
     }
     this.#b = b;
-    this.#B = (k() * this.#v + modPow(SRP_G, b, SRP_N)) % SRP_N;
+    this.#B = (k(this.#H) * this.#v + modPow(SRP_G, b, SRP_N)) % SRP_N;
   }
 
   /** B as sent on the wire (minimal big-endian). */
@@ -102,19 +106,19 @@ export class SrpServer {
     if (A.length !== SRP_LEN) throw new CryptoError("SRP client public key must be 384 bytes");
     const a = bytesToBigInt(A);
     if (a % SRP_N === 0n) throw new CryptoError("SRP client public key is 0 mod N");
-    const u = bytesToBigInt(H(pad(a), pad(this.#B)));
+    const u = bytesToBigInt(this.#H(pad(a), pad(this.#B)));
     if (u === 0n) throw new CryptoError("SRP u = 0");
     const S = modPow((a * modPow(this.#v, u, SRP_N)) % SRP_N, this.#b, SRP_N);
     this.#A = A.slice();
-    this.#K = H(min(S));
+    this.#K = this.#H(min(S));
   }
 
   /** Check the client's proof M; returns H_AMK, or undefined if the proof is wrong (wrong PoP). */
   verifyClientProof(M: Uint8Array): Uint8Array | undefined {
     if (this.#A === undefined || this.#K === undefined) throw new CryptoError("SRP: no client public key yet");
-    const expected = proofM(this.#username, this.#salt, min(bytesToBigInt(this.#A)), min(this.#B), this.#K);
+    const expected = proofM(this.#H, this.#username, this.#salt, min(bytesToBigInt(this.#A)), min(this.#B), this.#K);
     if (!constantTimeEqual(expected, M)) return undefined;
-    return H(this.#A, M, this.#K);
+    return this.#H(this.#A, M, this.#K);
   }
 
   /** The 64-byte session key K (AES key = first 32 bytes). */
@@ -133,7 +137,10 @@ export class SrpClient {
   #K: Uint8Array | undefined;
   #M: Uint8Array | undefined;
 
-  constructor(username: Uint8Array, password: Uint8Array, random: (into: Uint8Array) => void) {
+  readonly #H: Hash;
+
+  constructor(crypto: CryptoProvider, username: Uint8Array, password: Uint8Array, random: (into: Uint8Array) => void) {
+    this.#H = hashOf(crypto);
     this.#username = username.slice();
     this.#password = password.slice();
     const aBytes = new Uint8Array(32);
@@ -158,20 +165,20 @@ export class SrpClient {
   processChallenge(salt: Uint8Array, B: Uint8Array): Uint8Array {
     const b = bytesToBigInt(B);
     if (b % SRP_N === 0n) throw new CryptoError("SRP device public key is 0 mod N");
-    const u = bytesToBigInt(H(pad(bytesToBigInt(this.#A)), pad(b)));
+    const u = bytesToBigInt(this.#H(pad(bytesToBigInt(this.#A)), pad(b)));
     if (u === 0n) throw new CryptoError("SRP u = 0");
-    const x = xOf(this.#username, this.#password, salt);
-    const base = (b - ((k() * modPow(SRP_G, x, SRP_N)) % SRP_N) + SRP_N) % SRP_N;
+    const x = xOf(this.#H, this.#username, this.#password, salt);
+    const base = (b - ((k(this.#H) * modPow(SRP_G, x, SRP_N)) % SRP_N) + SRP_N) % SRP_N;
     const S = modPow(base, this.#a + u * x, SRP_N);
-    this.#K = H(min(S));
-    this.#M = proofM(this.#username, salt, this.#A, min(b), this.#K);
+    this.#K = this.#H(min(S));
+    this.#M = proofM(this.#H, this.#username, salt, this.#A, min(b), this.#K);
     return this.#M.slice();
   }
 
   /** True if the device's H_AMK proves it knows the verifier. */
   verifyServerProof(hamk: Uint8Array): boolean {
     if (this.#K === undefined || this.#M === undefined) return false;
-    return constantTimeEqual(H(this.#A, this.#M, this.#K), hamk);
+    return constantTimeEqual(this.#H(this.#A, this.#M, this.#K), hamk);
   }
 
   get sessionKey(): Uint8Array {

@@ -1,39 +1,28 @@
 // Ed25519 via @noble/ed25519 (audited, one file, runs on XS). noble needs a synchronous SHA-512:
-// the default is @noble/hashes' JavaScript one; the board glue swaps in the SDK's native
-// Digest("SHA512"), which is ~100x faster on XS (see shared/reference/moddable.md §4).
+// it takes the platform's (io.crypto), which on the board is the SDK's native Digest("SHA512"),
+// ~100x faster on XS than hashing in JavaScript (see shared/reference/moddable.md §4).
 import * as ed from "@noble/ed25519";
-import { sha512 as jsSha512 } from "@noble/hashes/sha2.js";
+import type { CryptoProvider } from "../crypto/provider.js";
 
-export type Sha512 = (message: Uint8Array) => Uint8Array<ArrayBuffer>;
-
-let configured = false;
-
-export function useSha512(hash: Sha512): void {
-  ed.hashes.sha512 = hash;
-  configured = true;
+function use(crypto: CryptoProvider): void {
+  ed.hashes.sha512 = (message) => {
+    const digest = crypto.sha512(message);
+    return new Uint8Array(digest.buffer.slice(digest.byteOffset, digest.byteOffset + digest.length)) as Uint8Array<ArrayBuffer>;
+  };
 }
 
-function ready(): void {
-  if (!configured) useSha512(jsSha512);
-}
-
-export function sha512(message: Uint8Array): Uint8Array {
-  ready();
-  return ed.hashes.sha512!(message);
-}
-
-export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
-  ready();
+export function publicKeyOf(crypto: CryptoProvider, secretKey: Uint8Array): Uint8Array {
+  use(crypto);
   return ed.getPublicKey(secretKey);
 }
 
-export function sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
-  ready();
+export function sign(crypto: CryptoProvider, message: Uint8Array, secretKey: Uint8Array): Uint8Array {
+  use(crypto);
   return ed.sign(message, secretKey);
 }
 
-export function verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
-  ready();
+export function verify(crypto: CryptoProvider, signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  use(crypto);
   try {
     return ed.verify(signature, message, publicKey);
   } catch {

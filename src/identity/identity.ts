@@ -1,19 +1,21 @@
 // The device's own identity: an Ed25519 key pair made on first boot from the hardware random
 // source and kept in the credential record, and a node ID derived from the public key, so it is
 // stable for the life of the key and the same on every engine. Per-unit facts come from here
-// (and the MAC), never from the firmware build.
+// (and the MAC), never from the firmware build. Hashing goes through the platform's provider.
 import { toHex } from "../bytes/bytes.js";
+import type { CryptoProvider } from "../crypto/provider.js";
+import type { Io } from "../io/io.js";
 import { Secret } from "../secrets/secret.js";
 import type { DeviceIdentity } from "../storage/credential-record.js";
-import { publicKeyOf, sha512, sign } from "./ed25519.js";
+import { publicKeyOf, sign } from "./ed25519.js";
 
-export function generateIdentity(random: (into: Uint8Array) => void): DeviceIdentity {
+export function generateIdentity(io: Pick<Io, "random" | "crypto">): DeviceIdentity {
   const secretKey = new Uint8Array(32);
-  random(secretKey);
+  io.random(secretKey);
   let entropy = 0;
   for (const b of secretKey) entropy |= b;
   if (entropy === 0) throw new Error("random source returned all zeros: refusing to make an identity key");
-  const identity = { secretKey: Secret.fromBytes(secretKey), publicKey: publicKeyOf(secretKey) };
+  const identity = { secretKey: Secret.fromBytes(secretKey), publicKey: publicKeyOf(io.crypto, secretKey) };
   secretKey.fill(0);
   return identity;
 }
@@ -22,25 +24,25 @@ export function generateIdentity(random: (into: Uint8Array) => void): DeviceIden
  * Node ID: the first 10 bytes of SHA-512(public key) as 20 lower-case hex characters. It fits the
  * MQTT 3.1.1 client-ID set every broker must accept (1–23 of [0-9A-Za-z]) and topic names.
  */
-export function nodeIdOf(identity: Pick<DeviceIdentity, "publicKey">): string {
-  return toHex(sha512(identity.publicKey).subarray(0, 10));
+export function nodeIdOf(crypto: CryptoProvider, identity: Pick<DeviceIdentity, "publicKey">): string {
+  return toHex(crypto.sha512(identity.publicKey).subarray(0, 10));
 }
 
 /** Sign with the identity key; the key bytes are wiped after use. */
-export function signWithIdentity(identity: DeviceIdentity, message: Uint8Array): Uint8Array {
+export function signWithIdentity(crypto: CryptoProvider, identity: DeviceIdentity, message: Uint8Array): Uint8Array {
   const key = identity.secretKey.revealBytes();
   try {
-    return sign(message, key);
+    return sign(crypto, message, key);
   } finally {
     key.fill(0);
   }
 }
 
 /** The identity is intact when its secret key still derives its public key. */
-export function identityIsConsistent(identity: DeviceIdentity): boolean {
+export function identityIsConsistent(crypto: CryptoProvider, identity: DeviceIdentity): boolean {
   const key = identity.secretKey.revealBytes();
   try {
-    const derived = publicKeyOf(key);
+    const derived = publicKeyOf(crypto, key);
     return derived.length === identity.publicKey.length && derived.every((b, i) => b === identity.publicKey[i]);
   } finally {
     key.fill(0);

@@ -11,6 +11,7 @@
 
 import type { Secret } from "../secrets/secret.js";
 import type { LogRecord } from "../log/logger.js";
+import type { CryptoProvider } from "../crypto/provider.js";
 
 /** Why a socket stopped. `closed` is an orderly close by the peer. */
 export type SocketErrorKind = "closed" | "refused" | "reset" | "timeout" | "dns" | "tls" | "io";
@@ -236,6 +237,8 @@ export interface Io {
   readonly clock: Clock;
   /** Fill with cryptographically strong random bytes (esp_fill_random on the board). */
   readonly random: (into: Uint8Array) => void;
+  /** Hashes, HMAC and AES where the platform runs them best (the SDK's native crypt on the board). */
+  readonly crypto: CryptoProvider;
   readonly device: DeviceInfo;
   readonly log: LogSink;
 }

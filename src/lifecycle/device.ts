@@ -208,12 +208,12 @@ export class Device {
     }
     if (stored.status === "empty") {
       firstBoot = true;
-      this.#record = { version: 1, identity: generateIdentity(this.#io.random) };
+      this.#record = { version: 1, identity: generateIdentity(this.#io) };
       this.#store.save(this.#record);
     } else {
       this.#record = stored.record;
     }
-    this.#nodeId = nodeIdOf(this.#record.identity);
+    this.#nodeId = nodeIdOf(this.#io.crypto, this.#record.identity);
     this.#log.info("boot", { nodeId: this.#nodeId, firstBoot, credentials: this.#record.mqtt ? "stored" : "none", wifi: this.#record.wifi ? "stored" : "none" });
     if (this.#radios()) {
       if (this.#record.wifi) this.#joinWifi();

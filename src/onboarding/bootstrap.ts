@@ -13,6 +13,7 @@ import type { MqttCredentials } from "../storage/credential-record.js";
 import { parseBrokerUrl } from "../storage/credential-record.js";
 import { boardClientKeyProblem } from "./client-key.js";
 import { ExternalKeyError, resolveExternalKey } from "./external-key.js";
+import type { CryptoProvider } from "../crypto/provider.js";
 import { decryptReply, encryptExternalKey, SecureBootstrapError, serviceKeyBytes } from "./secure-bootstrap.js";
 import { fail, macDigits, type OnboardingContext, type Strategy, type StrategyFailure, type StrategyResult } from "./strategy.js";
 
@@ -47,7 +48,7 @@ const SCHEME: Record<BootstrapGeneration, string> = { raw: "", thing: "Thing ", 
  * `externalKey`: the key resolved from its source (resolveExternalKey); may be left out when the
  * config holds the key itself.
  */
-export function bootstrapRequest(config: BootstrapConfig, externalId: string, iv?: Uint8Array, externalKey?: Secret): { url: string; authorization: Secret } {
+export function bootstrapRequest(crypto: CryptoProvider, config: BootstrapConfig, externalId: string, iv?: Uint8Array, externalKey?: Secret): { url: string; authorization: Secret } {
   const base = config.url.replace(/\/+$/, "") + PREFIX[config.generation] + (config.secure ? "/secure" : "");
   let key = externalKey?.revealString();
   if (key === undefined) {
@@ -57,7 +58,7 @@ export function bootstrapRequest(config: BootstrapConfig, externalId: string, iv
   let credential = key;
   if (config.secure) {
     if (!iv) throw new SecureBootstrapError("the secure variant needs an IV");
-    credential = encryptExternalKey(serviceKeyBytes(config.secure.key, config.secure.keyEncoding), iv, key);
+    credential = encryptExternalKey(crypto, serviceKeyBytes(config.secure.key, config.secure.keyEncoding), iv, key);
   }
   return { url: joinPath(base, externalId), authorization: Secret.fromString(SCHEME[config.generation] + credential) };
 }
@@ -225,7 +226,7 @@ export function bootstrapStrategy(config: BootstrapConfig, broker: BrokerConfig)
         iv = new Uint8Array(16);
         ctx.io.random(iv);
       }
-      const request = bootstrapRequest(config, externalId, iv, externalKey);
+      const request = bootstrapRequest(ctx.io.crypto, config, externalId, iv, externalKey);
       ctx.log.info("bootstrap-request", { generation: config.generation, secure: config.secure !== undefined, externalId, authorization: request.authorization });
       let response: HttpResponse;
       try {
@@ -241,7 +242,7 @@ export function bootstrapStrategy(config: BootstrapConfig, broker: BrokerConfig)
       if (failure) return { ok: false, failure };
       try {
         let plain = response.body;
-        if (config.secure) plain = decryptReply(serviceKeyBytes(config.secure.key, config.secure.keyEncoding), plain);
+        if (config.secure) plain = decryptReply(ctx.io.crypto, serviceKeyBytes(config.secure.key, config.secure.keyEncoding), plain);
         const reply = parseBootstrapReply(fromUtf8(plain));
         const keyProblem = reply.clientKey ? boardClientKeyProblem(reply.clientKey) : undefined;
         if (keyProblem) return fail("malformed-reply", keyProblem);

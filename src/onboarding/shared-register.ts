@@ -14,6 +14,7 @@
 import { fromUtf8, toHex, utf8 } from "../bytes/bytes.js";
 import type { Io, TimerId } from "../io/io.js";
 import { signWithIdentity } from "../identity/identity.js";
+import type { CryptoProvider } from "../crypto/provider.js";
 import { MqttClient } from "../mqtt/client.js";
 import { Secret } from "../secrets/secret.js";
 import type { DeviceIdentity } from "../storage/credential-record.js";
@@ -26,9 +27,9 @@ export function registrationMessage(clientId: string, nodeId: string, nonceHex: 
   return utf8(`register-v1\n${clientId}\n${nodeId}\n${nonceHex}`);
 }
 
-export function encodeRegistrationRequest(identity: DeviceIdentity, clientId: string, nodeId: string, nonce: Uint8Array): Uint8Array {
+export function encodeRegistrationRequest(crypto: CryptoProvider, identity: DeviceIdentity, clientId: string, nodeId: string, nonce: Uint8Array): Uint8Array {
   const nonceHex = toHex(nonce);
-  const signature = signWithIdentity(identity, registrationMessage(clientId, nodeId, nonceHex));
+  const signature = signWithIdentity(crypto, identity, registrationMessage(clientId, nodeId, nonceHex));
   return utf8(JSON.stringify({ v: 1, nodeId, publicKey: toHex(identity.publicKey), nonce: nonceHex, signature: toHex(signature) }));
 }
 
@@ -120,7 +121,7 @@ export function registerOverMqtt(io: Io, o: ExchangeOptions): Promise<{ ok: true
           {
             const nonce = new Uint8Array(16);
             io.random(nonce);
-            client.publish(requestTopic(o.clientId), encodeRegistrationRequest(o.identity, o.clientId, o.nodeId, nonce), { qos: 1 });
+            client.publish(requestTopic(o.clientId), encodeRegistrationRequest(io.crypto, o.identity, o.clientId, o.nodeId, nonce), { qos: 1 });
           }
           break;
         case "message":

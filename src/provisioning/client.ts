@@ -4,7 +4,8 @@
 // response blob (BLE: write then read the characteristic; HTTP: POST /<endpoint>).
 import { equalBytes, fromUtf8, utf8 } from "../bytes/bytes.js";
 import { AesCtrStream, aesGcmDecrypt, aesGcmEncrypt } from "../crypto/aes.js";
-import { sha256 } from "../crypto/hash.js";
+import type { CryptoProvider } from "../crypto/provider.js";
+import { jsCrypto } from "../crypto/js-provider.js";
 import { SrpClient } from "../crypto/srp.js";
 import { x25519, x25519KeyPair } from "../crypto/x25519.js";
 import { decode, encode, type ProtoObject } from "../protobuf/codec.js";
@@ -76,6 +77,8 @@ export class ProvisioningClient {
     readonly transport: ProtocommTransport,
     readonly random: (into: Uint8Array) => void,
     sleep?: (ms: number) => Promise<void>,
+    /** The phone's crypto; default: JavaScript (this module is the phone side, never on the board). */
+    readonly crypto: CryptoProvider = jsCrypto,
   ) {
     this.#sleep = sleep ?? (() => Promise.resolve());
   }
@@ -138,10 +141,10 @@ export class ProvisioningClient {
     if (sr0 === undefined || sr0.status !== 0 || sr0.device_pubkey.length !== 32 || sr0.device_random.length !== 16) throw new ProvisioningClientError("bad SessionResp0");
     const key = x25519(pair.secretKey, sr0.device_pubkey);
     if (pop.length > 0) {
-      const h = sha256(pop);
+      const h = this.crypto.sha256(pop);
       for (let i = 0; i < 32; i++) key[i]! ^= h[i]!;
     }
-    const stream = new AesCtrStream(key, sr0.device_random);
+    const stream = new AesCtrStream(this.crypto, key, sr0.device_random);
     const verify = stream.apply(sr0.device_pubkey);
     let resp1: Uint8Array;
     try {
@@ -158,7 +161,7 @@ export class ProvisioningClient {
   }
 
   async #security2(username: Uint8Array, password: Uint8Array, patch: number): Promise<void> {
-    const srp = new SrpClient(username, password, this.random);
+    const srp = new SrpClient(this.crypto, username, password, this.random);
     const r0 = decode<{ sec2?: { sr0?: { status: number; device_pubkey: Uint8Array; device_salt: Uint8Array } } }>(
       SessionData,
       await this.#raw("prov-session", encode(SessionData, { sec_ver: 2, sec2: { msg: 0, sc0: { client_username: username, client_pubkey: srp.publicKey } } })),
@@ -183,8 +186,8 @@ export class ProvisioningClient {
       if (patch === 1) incrementCounter(nonce);
       return used;
     };
-    this.#encrypt = (d) => aesGcmEncrypt(key, step(), d);
-    this.#decrypt = (d) => aesGcmDecrypt(key, step(), d);
+    this.#encrypt = (d) => aesGcmEncrypt(this.crypto, key, step(), d);
+    this.#decrypt = (d) => aesGcmDecrypt(this.crypto, key, step(), d);
   }
 
   // ---- prov-config

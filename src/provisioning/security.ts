@@ -4,7 +4,7 @@
 // caller sends no response (exactly what Espressif devices do).
 import { constantTimeEqual, equalBytes, utf8 } from "../bytes/bytes.js";
 import { AesCtrStream, aesGcmDecrypt, aesGcmEncrypt } from "../crypto/aes.js";
-import { sha256 } from "../crypto/hash.js";
+import type { CryptoProvider } from "../crypto/provider.js";
 import { SrpServer } from "../crypto/srp.js";
 import { x25519, x25519KeyPair } from "../crypto/x25519.js";
 import { decode, encode, ProtobufError, type ProtoObject } from "../protobuf/codec.js";
@@ -46,15 +46,15 @@ export function decodeSessionData(request: Uint8Array): SessionDataMsg {
   }
 }
 
-export function createSecuritySession(config: SecurityConfig, random: (into: Uint8Array) => void): SecuritySession {
+export function createSecuritySession(config: SecurityConfig, random: (into: Uint8Array) => void, crypto: CryptoProvider): SecuritySession {
   switch (config.version) {
     case 0:
       return new Security0();
     case 1:
-      return new Security1(config.pop ?? new Uint8Array(0), random);
+      return new Security1(config.pop ?? new Uint8Array(0), random, crypto);
     case 2:
       if (config.srp === undefined) throw new Error("Security 2 needs SRP parameters");
-      return new Security2(config.srp, config.patchVersion ?? 1, random);
+      return new Security2(config.srp, config.patchVersion ?? 1, random, crypto);
   }
 }
 
@@ -80,7 +80,7 @@ class Security1 implements SecuritySession {
   #devicePub: Uint8Array | undefined;
   #clientPub: Uint8Array | undefined;
 
-  constructor(readonly pop: Uint8Array, readonly random: (into: Uint8Array) => void) {}
+  constructor(readonly pop: Uint8Array, readonly random: (into: Uint8Array) => void, readonly crypto: CryptoProvider) {}
 
   get established(): boolean {
     return this.#state === "done";
@@ -104,12 +104,12 @@ class Security1 implements SecuritySession {
       }
       pair.secretKey.fill(0);
       if (this.pop.length > 0) {
-        const h = sha256(this.pop);
+        const h = this.crypto.sha256(this.pop);
         for (let i = 0; i < 32; i++) key[i]! ^= h[i]!;
       }
       const deviceRandom = new Uint8Array(16);
       this.random(deviceRandom);
-      this.#stream = new AesCtrStream(key, deviceRandom);
+      this.#stream = new AesCtrStream(this.crypto, key, deviceRandom);
       key.fill(0);
       this.#devicePub = pair.publicKey;
       this.#clientPub = clientPub.slice();
@@ -155,6 +155,7 @@ class Security2 implements SecuritySession {
     readonly params: NonNullable<SecurityConfig["srp"]>,
     readonly patch: 0 | 1,
     readonly random: (into: Uint8Array) => void,
+    readonly crypto: CryptoProvider,
   ) {}
 
   get established(): boolean {
@@ -172,7 +173,7 @@ class Security2 implements SecuritySession {
       if (!equalBytes(sc0.client_username, this.params.username)) {
         // the username goes into M, so a mismatch fails at the proof; carry on like esp_srp does
       }
-      const srp = new SrpServer(this.params.username, this.params.salt, this.params.verifier, this.random);
+      const srp = new SrpServer(this.crypto, this.params.username, this.params.salt, this.params.verifier, this.random);
       try {
         srp.setClientPublicKey(sc0.client_pubkey);
       } catch {
@@ -215,7 +216,7 @@ class Security2 implements SecuritySession {
     if (this.#state !== "done") throw new ProtocommError("no-session", "no established Security 2 session");
     const nonce = this.#step();
     try {
-      return aesGcmDecrypt(this.#key!, nonce, data);
+      return aesGcmDecrypt(this.crypto, this.#key!, nonce, data);
     } catch {
       throw new ProtocommError("crypto", "AES-GCM authentication failed");
     }
@@ -223,7 +224,7 @@ class Security2 implements SecuritySession {
 
   encrypt(data: Uint8Array): Uint8Array {
     if (this.#state !== "done") throw new ProtocommError("no-session", "no established Security 2 session");
-    return aesGcmEncrypt(this.#key!, this.#step(), data);
+    return aesGcmEncrypt(this.crypto, this.#key!, this.#step(), data);
   }
 }
 

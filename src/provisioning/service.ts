@@ -21,6 +21,7 @@ import {
 } from "../protobuf/messages.js";
 import type { WifiAuthMode, WifiNetwork } from "../io/io.js";
 import { ProtocommError } from "./errors.js";
+import type { CryptoProvider } from "../crypto/provider.js";
 import { createSecuritySession, type SecurityConfig, type SecuritySession } from "./security.js";
 
 /** Standard endpoints and their BLE 16-bit IDs; custom ones get FF54, FF55, … in order. */
@@ -74,6 +75,7 @@ export interface LockoutPolicy {
 export interface ProvisioningServiceOptions {
   readonly security: SecurityConfig;
   readonly random: (into: Uint8Array) => void;
+  readonly crypto: CryptoProvider;
   readonly now: () => number;
   readonly wifi: WifiBackend;
   readonly rainmaker?: RainMakerBackend;
@@ -195,7 +197,7 @@ export class ProvisioningService {
   openSession(id: number): void {
     if (this.#closed) return;
     this.#sessionId = id;
-    this.#session = createSecuritySession(this.#o.security, this.#o.random);
+    this.#session = createSecuritySession(this.#o.security, this.#o.random, this.#o.crypto);
     this.#o.onEvent?.({ type: "session-started", session: id });
   }
 

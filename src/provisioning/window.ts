@@ -80,7 +80,7 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
   const emit = (e: WindowEvent): void => options.onEvent?.(e);
   const security = options.security ?? 2;
   const username = options.username ?? "wifiprov";
-  const nodeId = nodeIdOf(identity);
+  const nodeId = nodeIdOf(io.crypto, identity);
   io.wifi?.start();
   const pop = options.pop ?? randomPop(io.random);
   const deviceName = options.deviceName ?? defaultDeviceName(io);
@@ -90,7 +90,7 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
   if (security === 2) {
     const salt = srpSalt(io.random);
     const password = pop.revealBytes();
-    securityConfig = { version: 2, patchVersion: 1, srp: { username: utf8(username), salt, verifier: srpVerifier(utf8(username), password, salt) } };
+    securityConfig = { version: 2, patchVersion: 1, srp: { username: utf8(username), salt, verifier: srpVerifier(io.crypto, utf8(username), password, salt) } };
     password.fill(0);
   } else if (security === 1) {
     securityConfig = { version: 1, pop: pop.revealBytes() };
@@ -212,13 +212,14 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
   const service = new ProvisioningService({
     security: securityConfig,
     random: io.random,
+    crypto: io.crypto,
     now: () => io.clock.now(),
     wifi: wifiBackend,
     rainmaker: {
       nodeId,
       challengeResponse: options.challengeResponse ?? true,
       userAssociation: options.userAssociation ?? true,
-      sign: (challenge) => signWithIdentity(identity, challenge),
+      sign: (challenge) => signWithIdentity(io.crypto, identity, challenge),
       setUserMapping(userId, secretKey) {
         emit({ type: "user-mapping-requested", userId, secretKey: Secret.fromString(secretKey) });
         return true;

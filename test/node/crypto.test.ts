@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, getDiffieHellman, randomBytes, randomInt } from "node:crypto";
 import { test } from "node:test";
 import { AesCtrStream, aesGcmDecrypt, aesGcmEncrypt } from "../../src/crypto/aes.js";
-import { sha256, sha512 } from "../../src/crypto/hash.js";
 import { SRP_N, SrpClient, SrpServer, srpSalt, srpVerifier } from "../../src/crypto/srp.js";
 import { ESPRESSIF_SEC2_VECTORS } from "../scenarios/espressif-sec2-vectors.js";
 import { x25519, x25519PublicKey } from "../../src/crypto/x25519.js";
+import { jsCrypto } from "../../src/crypto/js-provider.js";
 
 const u8 = (b: Buffer | Uint8Array): Uint8Array => new Uint8Array(b);
 
@@ -28,8 +28,8 @@ test("crypto: X25519 agrees with node:crypto on random keys", () => {
 test("crypto: SHA-256/512 agree with node:crypto", () => {
   for (const n of [0, 1, 55, 56, 63, 64, 111, 112, 127, 128, 1000, randomInt(0, 5000)]) {
     const m = randomBytes(n);
-    assert.deepEqual(sha256(m), u8(createHash("sha256").update(m).digest()));
-    assert.deepEqual(sha512(m), u8(createHash("sha512").update(m).digest()));
+    assert.deepEqual(jsCrypto.sha256(m), u8(createHash("sha256").update(m).digest()));
+    assert.deepEqual(jsCrypto.sha512(m), u8(createHash("sha512").update(m).digest()));
   }
 });
 
@@ -39,7 +39,7 @@ test("crypto: AES-256-CTR stream agrees with node:crypto across arbitrary messag
     const iv = i % 5 === 0 ? Buffer.from("ffffffffffffffffffffffffffffff" + "fe", "hex") : randomBytes(16);
     const data = randomBytes(randomInt(0, 700));
     const expected = u8(createCipheriv("aes-256-ctr", key, iv).update(data));
-    const stream = new AesCtrStream(key, iv);
+    const stream = new AesCtrStream(jsCrypto, key, iv);
     const out: number[] = [];
     for (let at = 0; at < data.length; ) {
       const n = Math.min(randomInt(0, 70), data.length - at);
@@ -58,10 +58,10 @@ test("crypto: AES-256-GCM agrees with node:crypto", () => {
     const data = randomBytes(randomInt(0, 500));
     const c = createCipheriv("aes-256-gcm", key, nonce);
     const expected = Buffer.concat([c.update(data), c.final(), c.getAuthTag()]);
-    assert.deepEqual(aesGcmEncrypt(key, nonce, data), u8(expected));
+    assert.deepEqual(aesGcmEncrypt(jsCrypto, key, nonce, data), u8(expected));
     const d = createDecipheriv("aes-256-gcm", key, nonce);
     d.setAuthTag(expected.subarray(-16));
-    assert.deepEqual(u8(Buffer.concat([d.update(expected.subarray(0, -16)), d.final()])), aesGcmDecrypt(key, nonce, expected));
+    assert.deepEqual(u8(Buffer.concat([d.update(expected.subarray(0, -16)), d.final()])), aesGcmDecrypt(jsCrypto, key, nonce, expected));
   }
 });
 
@@ -72,7 +72,7 @@ test("crypto: the SRP group prime is RFC 3526/5054's 3072-bit prime (node:crypto
 
 test("crypto: our SRP client half reproduces esp_prov's A, M and accepts its H_AMK (Espressif vectors)", () => {
   for (const v of ESPRESSIF_SEC2_VECTORS) {
-    const client = new SrpClient(Buffer.from(v.username), Buffer.from(v.password), (into) => into.set(Buffer.from(v.client_secret_a, "hex")));
+    const client = new SrpClient(jsCrypto, Buffer.from(v.username), Buffer.from(v.password), (into) => into.set(Buffer.from(v.client_secret_a, "hex")));
     assert.equal(Buffer.from(client.publicKey).toString("hex"), v.A, "A");
     assert.equal(Buffer.from(client.processChallenge(Buffer.from(v.salt, "hex"), Buffer.from(v.B, "hex"))).toString("hex"), v.client_proof_M, "M");
     assert.equal(Buffer.from(client.sessionKey).toString("hex"), v.session_key_K, "K");
@@ -84,14 +84,14 @@ test("crypto: SRP server and client agree on random salts and secrets; a wrong p
   for (let i = 0; i < 3; i++) {
     const I = Buffer.from("wifiprov");
     const s = srpSalt((into) => into.set(randomBytes(into.length)));
-    const server = new SrpServer(I, s, srpVerifier(I, Buffer.from("pop-" + i), s), (into) => into.set(randomBytes(into.length)));
-    const good = new SrpClient(I, Buffer.from("pop-" + i), (into) => into.set(randomBytes(into.length)));
+    const server = new SrpServer(jsCrypto, I, s, srpVerifier(jsCrypto, I, Buffer.from("pop-" + i), s), (into) => into.set(randomBytes(into.length)));
+    const good = new SrpClient(jsCrypto, I, Buffer.from("pop-" + i), (into) => into.set(randomBytes(into.length)));
     server.setClientPublicKey(good.publicKey);
     const hamk = server.verifyClientProof(good.processChallenge(s, server.publicKey));
     assert.ok(hamk !== undefined && good.verifyServerProof(hamk));
     assert.deepEqual(server.sessionKey, good.sessionKey);
-    const other = new SrpServer(I, s, srpVerifier(I, Buffer.from("pop-" + i), s), (into) => into.set(randomBytes(into.length)));
-    const bad = new SrpClient(I, Buffer.from("pop-x"), (into) => into.set(randomBytes(into.length)));
+    const other = new SrpServer(jsCrypto, I, s, srpVerifier(jsCrypto, I, Buffer.from("pop-" + i), s), (into) => into.set(randomBytes(into.length)));
+    const bad = new SrpClient(jsCrypto, I, Buffer.from("pop-x"), (into) => into.set(randomBytes(into.length)));
     other.setClientPublicKey(bad.publicKey);
     assert.equal(other.verifyClientProof(bad.processChallenge(s, other.publicKey)), undefined);
   }

@@ -17,6 +17,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from "../../host-sim/broker/
 import { generateTestPki, type TestPki } from "../../host-sim/certs/pki.js";
 import { startTcpProxy, type ProxyConnectionInfo, type TcpProxy } from "../../host-sim/net-faults/proxy.js";
 import { createSimDevice, type HostSimDevice } from "../../host-sim/sim-device.js";
+import { nodeCrypto } from "../../host-sim/io/node-crypto.js";
 
 const USER = { name: "device", password: "fault test password" };
 const CONFIG = { telemetryIntervalMs: 0, keepaliveSeconds: 30, backoff: { initialMs: 100, maxMs: 400, minMs: 50 } };
@@ -54,10 +55,10 @@ interface Rig {
 async function rig(options: { proxy?: Parameters<typeof startTcpProxy>[0]["onChunk"]; wrapIo?: (io: Io) => Io } = {}): Promise<Rig> {
   const proxy = await startTcpProxy({ target: { host: "127.0.0.1", port: brokerPort }, ...(options.proxy ? { onChunk: options.proxy } : {}) });
   const factory = createSimDevice({ log: () => {} });
-  const identity = generateIdentity(factory.io.random);
+  const identity = generateIdentity(factory.io);
   new CredentialStore(factory.io.storage).save({
     version: 1, identity,
-    mqtt: { brokerUrl: `mqtts://localhost:${proxy.port}`, clientId: nodeIdOf(identity), username: USER.name, password: Secret.fromString(USER.password), ca: pki.caPem },
+    mqtt: { brokerUrl: `mqtts://localhost:${proxy.port}`, clientId: nodeIdOf(nodeCrypto, identity), username: USER.name, password: Secret.fromString(USER.password), ca: pki.caPem },
   });
   const sim = factory.reboot(); // power-cycle after the factory: write counts start at 0
   const stored = encodeRecord((new CredentialStore(sim.io.storage).load() as { record: Parameters<typeof encodeRecord>[0] }).record);
@@ -161,10 +162,10 @@ describe("other faults", () => {
     limited.events.on("rateLimited", (r) => refusals.push(r.clientId));
     const units = [0, 1, 2].map(() => {
       const sim = createSimDevice({ log: () => {} });
-      const identity = generateIdentity(sim.io.random);
+      const identity = generateIdentity(sim.io);
       new CredentialStore(sim.io.storage).save({
         version: 1, identity,
-        mqtt: { brokerUrl: `mqtts://localhost:${limited.port}`, clientId: nodeIdOf(identity), username: USER.name, password: Secret.fromString(USER.password), ca: pki.caPem },
+        mqtt: { brokerUrl: `mqtts://localhost:${limited.port}`, clientId: nodeIdOf(nodeCrypto, identity), username: USER.name, password: Secret.fromString(USER.password), ca: pki.caPem },
       });
       const device = new Device(sim.io, CONFIG);
       const refused: string[] = [];

@@ -33,6 +33,7 @@ import { hubStrategy } from "../../src/onboarding/hub/strategy.js";
 import { probeServerKey } from "../../src/onboarding/hub/tofu.js";
 import type { OnboardingContext, StrategyResult } from "../../src/onboarding/strategy.js";
 import type { CredentialRecord, StrategyStateValue } from "../../src/storage/credential-record.js";
+import { nodeCrypto } from "../../host-sim/io/node-crypto.js";
 
 // ---- helpers
 
@@ -72,13 +73,13 @@ function hubConfig(extra: Record<string, unknown>): HubConfig {
 function context(strategyState?: Record<string, StrategyStateValue>): { ctx: OnboardingContext; device: HostSimDevice; record: CredentialRecord } {
   const device = createSimDevice();
   devices.push(device);
-  const identity = generateIdentity(device.io.random);
+  const identity = generateIdentity(device.io);
   const record: CredentialRecord = { version: 1, identity, ...(strategyState ? { strategy: { name: "hub", state: strategyState } } : {}) };
   const ctx: OnboardingContext = {
     io: device.io,
     log: new Logger(device.io.log, () => device.io.clock.now(), "onboarding"),
     record,
-    nodeId: nodeIdOf(identity),
+    nodeId: nodeIdOf(nodeCrypto, identity),
     mac: device.io.device.mac(),
     storedRejected: false,
   };

@@ -24,6 +24,7 @@ import { withRadios } from "../../host-sim/provisioning/kit.js";
 import { createSimDevice, type HostSimDevice } from "../../host-sim/sim-device.js";
 import { startScenarioBroker, type ScenarioBroker } from "../support/scenario-broker.js";
 import { until } from "./until.js";
+import { nodeCrypto } from "../../host-sim/io/node-crypto.js";
 
 const random = (b: Uint8Array): void => void randomFillSync(b);
 const POP = "lifecycle-pop-42";
@@ -57,8 +58,8 @@ function config(security: SecurityVersion): DeviceConfig {
 /** A unit off the production line: identity and cloud credentials in flash, no Wi-Fi (that is the user's). */
 function unit(radio: SimBleRadio) {
   const sim = createSimDevice();
-  const identity = generateIdentity(sim.io.random);
-  const nodeId = nodeIdOf(identity);
+  const identity = generateIdentity(sim.io);
+  const nodeId = nodeIdOf(nodeCrypto, identity);
   const env = broker.env;
   new CredentialStore(sim.io.storage).save({
     version: 1,

@@ -20,6 +20,7 @@ import { mappingRequested } from "../../src/lifecycle/user-mapping-record.js";
 import { Secret } from "../../src/secrets/secret.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
 import { until } from "./until.js";
+import { nodeCrypto } from "../../host-sim/io/node-crypto.js";
 
 const USER = "dev-1";
 const PASSWORD = "dev-1-password";
@@ -66,8 +67,8 @@ after(async () => {
 /** A unit whose flash holds working MQTT credentials and a mapping pair still to be published. */
 function unit(): { sim: HostSimDevice; nodeId: string } {
   const sim = createSimDevice();
-  const identity = generateIdentity(sim.io.random);
-  const nodeId = nodeIdOf(identity);
+  const identity = generateIdentity(sim.io);
+  const nodeId = nodeIdOf(nodeCrypto, identity);
   new CredentialStore(sim.io.storage).save(mappingRequested({
     version: 1,
     identity,

@@ -14,6 +14,7 @@ import { CredentialStore } from "../../src/storage/credential-store.js";
 import { generateTestPki, type TestPki } from "../../host-sim/certs/pki.js";
 import { startMosquitto, type MosquittoBroker } from "../../host-sim/broker/mosquitto.js";
 import { createSimDevice, type HostSimDevice } from "../../host-sim/sim-device.js";
+import { nodeCrypto } from "../../host-sim/io/node-crypto.js";
 
 const DEVICE = { username: "device", password: "device-password" };
 const OBSERVER = { username: "observer", password: "observer-password" };
@@ -46,8 +47,8 @@ async function until(condition: () => boolean, what: string, ms = 20_000): Promi
 
 function provisionedDevice(): { sim: HostSimDevice; nodeId: string } {
   const sim = createSimDevice();
-  const identity = generateIdentity(sim.io.random);
-  const nodeId = nodeIdOf(identity);
+  const identity = generateIdentity(sim.io);
+  const nodeId = nodeIdOf(nodeCrypto, identity);
   new CredentialStore(sim.io.storage).save({
     version: 1,
     identity,

@@ -13,6 +13,7 @@ import type { MqttCredentials } from "../../src/storage/credential-record.js";
 import { generateTestPki, type TestPki } from "../../host-sim/certs/pki.js";
 import { startMosquitto, type MosquittoBroker } from "../../host-sim/broker/mosquitto.js";
 import { createSimDevice, type HostSimDevice } from "../../host-sim/sim-device.js";
+import { nodeCrypto } from "../../host-sim/io/node-crypto.js";
 
 const DEVICE = { username: "device", password: "device-password" };
 let dir: string;
@@ -46,13 +47,13 @@ async function until(condition: () => boolean, what: string, broker: MosquittoBr
 
 function boot(broker: MosquittoBroker, mqtt: Partial<MqttCredentials>, keepaliveSeconds = 30): { device: Device; sim: HostSimDevice; events: DeviceEvent[] } {
   const sim = createSimDevice();
-  const identity = generateIdentity(sim.io.random);
+  const identity = generateIdentity(sim.io);
   new CredentialStore(sim.io.storage).save({
     version: 1,
     identity,
     mqtt: {
       brokerUrl: `mqtts://localhost:${broker.port}`,
-      clientId: nodeIdOf(identity),
+      clientId: nodeIdOf(nodeCrypto, identity),
       username: DEVICE.username,
       password: Secret.fromString(DEVICE.password),
       ca: pki.caPem,

@@ -26,6 +26,7 @@ import { HttpProtocommTransport, HttpStatusError, startHttpTransport } from "../
 import { withRadios } from "../../host-sim/provisioning/kit.js";
 import { createSimDevice } from "../../host-sim/sim-device.js";
 import { startScenarioBroker, type ScenarioBroker } from "../support/scenario-broker.js";
+import { nodeCrypto } from "../../host-sim/io/node-crypto.js";
 
 const random = (b: Uint8Array): void => void randomFillSync(b);
 let cloud: UserMappingCloud;
@@ -45,8 +46,8 @@ after(async () => {
 function bootDevice(security: SecurityVersion, radio = new SimBleRadio(), useBle = true) {
   const sim = createSimDevice();
   const dev = withRadios(sim.io, radio, undefined, { scanMs: 5, connectMs: 20 });
-  const identity = generateIdentity(sim.io.random);
-  cloud.registerNode(nodeIdOf(identity), identity.publicKey);
+  const identity = generateIdentity(sim.io);
+  cloud.registerNode(nodeIdOf(nodeCrypto, identity), identity.publicKey);
   const events: WindowEvent[] = [];
   const window = openProvisioningWindow(dev.io, identity, { security, pop: Secret.fromString("abcd1234"), closeAfterSuccessMs: 100, ble: useBle, onEvent: (e) => events.push(e) });
   return { sim, dev, identity, events, window, radio };
@@ -176,11 +177,11 @@ test("issue 11: after provisioning succeeded, new sessions and Wi-Fi credentials
 });
 
 test("challenge-response: replayed, expired and forged challenges fail", async () => {
-  const identity = generateIdentity(random);
-  const nodeId = nodeIdOf(identity);
+  const identity = generateIdentity({ random, crypto: nodeCrypto });
+  const nodeId = nodeIdOf(nodeCrypto, identity);
   cloud.registerNode(nodeId, identity.publicKey);
   const c = new CloudApiClient(api.url, "user-replay");
-  const sig = (challenge: string) => Buffer.from(signWithIdentity(identity, utf8(challenge))).toString("hex");
+  const sig = (challenge: string) => Buffer.from(signWithIdentity(nodeCrypto, identity, utf8(challenge))).toString("hex");
   const a = await c.initiate();
   assert.equal((await c.verify(a.request_id, nodeId, sig(a.challenge))).status, "success");
   assert.deepEqual(await c.verify(a.request_id, nodeId, sig(a.challenge)), { status: "failure", description: "challenge already used" }, "replay");

@@ -5,6 +5,7 @@ import type { Scenario, ScenarioContext } from "../scenarios/harness.js";
 import { createSimDevice, isPowerCut } from "../../host-sim/sim-device.js";
 import { scenarioFiles } from "../../host-sim/xs/host.js";
 import { startScenarioBroker, type ScenarioBroker } from "../support/scenario-broker.js";
+import { nodeCrypto } from "../../host-sim/io/node-crypto.js";
 
 const modules = await Promise.all(scenarioFiles().map(async (file) => ({ file, module: (await import(file)) as { scenarios: Scenario[] } })));
 const needsBroker = modules.some(({ module }) => module.scenarios.some((s) => s.needs?.includes("broker")));
@@ -24,6 +25,7 @@ for (const { file, module } of modules) {
         const ctx: ScenarioContext = {
           engine: "node",
           device: () => createSimDevice(),
+          crypto: nodeCrypto,
           isPowerCut,
           ...(scenario.needs?.includes("broker") ? { broker: broker!.env } : {}),
         };

@@ -3,9 +3,9 @@
 // node:crypto and an independent SRP computation are in test/node/crypto.test.ts.)
 import { fromHex, toHex, utf8 } from "../../src/bytes/bytes.js";
 import { AesCtrStream, aesGcmDecrypt, aesGcmEncrypt } from "../../src/crypto/aes.js";
-import { sha256, sha512 } from "../../src/crypto/hash.js";
 import { SrpClient, SrpServer, srpVerifier } from "../../src/crypto/srp.js";
 import { CryptoError, x25519, x25519PublicKey } from "../../src/crypto/x25519.js";
+import { providerMismatches } from "./provider-vectors.js";
 import { check, checkEqual, checkThrows, type Scenario } from "./harness.js";
 
 export const RFC7748 = {
@@ -23,6 +23,13 @@ export const RFC7748 = {
 
 export const scenarios: Scenario[] = [
   {
+    name: "crypto: the engine's provider (io.crypto) gives the published answers (FIPS 180, RFC 4231, SP 800-38A CTR/CFB, GCM)",
+    run(ctx) {
+      checkEqual(providerMismatches(ctx.crypto), [], "provider known answers");
+      check(ctx.device().io.crypto === ctx.crypto, "devices use the engine's provider");
+    },
+  },
+  {
     name: "crypto: X25519 RFC 7748 vectors; low-order key refused",
     run() {
       const v = RFC7748;
@@ -38,25 +45,25 @@ export const scenarios: Scenario[] = [
   {
     name: "crypto: SHA-256/512 known answers; AES-CTR stream independent of message boundaries; GCM",
     run(ctx) {
-      checkEqual(toHex(sha256(utf8("abc"))), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "SHA-256(abc)");
-      checkEqual(toHex(sha512(utf8("abc"))).slice(0, 32), "ddaf35a193617abacc417349ae204131", "SHA-512(abc)");
+      checkEqual(toHex(ctx.crypto.sha256(utf8("abc"))), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "SHA-256(abc)");
+      checkEqual(toHex(ctx.crypto.sha512(utf8("abc"))).slice(0, 32), "ddaf35a193617abacc417349ae204131", "SHA-512(abc)");
       const io = ctx.device().io;
       const key = new Uint8Array(32);
       io.random(key);
       const iv = new Uint8Array(16).fill(0xff); // counter wraps across all 128 bits
       const data = new Uint8Array(100);
       io.random(data);
-      const whole = new AesCtrStream(key, iv).apply(data);
-      const split = new AesCtrStream(key, iv);
+      const whole = new AesCtrStream(ctx.crypto, key, iv).apply(data);
+      const split = new AesCtrStream(ctx.crypto, key, iv);
       const parts = [split.apply(data.subarray(0, 7)), split.apply(data.subarray(7, 40)), split.apply(data.subarray(40))];
       checkEqual(toHex(Uint8Array.from(parts.flatMap((p) => [...p]))), toHex(whole), "same keystream in pieces");
       checkEqual(split.position, 100, "position");
       const nonce = new Uint8Array(12);
-      const sealed = aesGcmEncrypt(key, nonce, data);
+      const sealed = aesGcmEncrypt(ctx.crypto, key, nonce, data);
       checkEqual(sealed.length, 116, "tag appended");
-      checkEqual(toHex(aesGcmDecrypt(key, nonce, sealed)), toHex(data), "GCM round trip");
+      checkEqual(toHex(aesGcmDecrypt(ctx.crypto, key, nonce, sealed)), toHex(data), "GCM round trip");
       sealed[3]! ^= 1;
-      checkThrows(() => aesGcmDecrypt(key, nonce, sealed), CryptoError, "tampered GCM");
+      checkThrows(() => aesGcmDecrypt(ctx.crypto, key, nonce, sealed), CryptoError, "tampered GCM");
     },
   },
   {
@@ -66,9 +73,9 @@ export const scenarios: Scenario[] = [
       const I = utf8("wifiprov");
       const salt = new Uint8Array(16);
       io.random(salt);
-      const v = srpVerifier(I, utf8("abcd1234"), salt);
-      const server = new SrpServer(I, salt, v, io.random);
-      const client = new SrpClient(I, utf8("abcd1234"), io.random);
+      const v = srpVerifier(ctx.crypto, I, utf8("abcd1234"), salt);
+      const server = new SrpServer(ctx.crypto, I, salt, v, io.random);
+      const client = new SrpClient(ctx.crypto, I, utf8("abcd1234"), io.random);
       checkEqual(client.publicKey.length, 384, "A is 384 bytes");
       server.setClientPublicKey(client.publicKey);
       const M = client.processChallenge(server.salt, server.publicKey);
@@ -76,8 +83,8 @@ export const scenarios: Scenario[] = [
       check(hamk !== undefined, "server accepts the proof");
       check(client.verifyServerProof(hamk!), "client accepts H_AMK");
       checkEqual(toHex(client.sessionKey), toHex(server.sessionKey), "same K");
-      const server2 = new SrpServer(I, salt, v, io.random);
-      const wrong = new SrpClient(I, utf8("abcd1235"), io.random);
+      const server2 = new SrpServer(ctx.crypto, I, salt, v, io.random);
+      const wrong = new SrpClient(ctx.crypto, I, utf8("abcd1235"), io.random);
       server2.setClientPublicKey(wrong.publicKey);
       check(server2.verifyClientProof(wrong.processChallenge(server2.salt, server2.publicKey)) === undefined, "wrong password rejected");
     },

@@ -3,6 +3,7 @@
 // no Node modules, no node:assert, no globals beyond ECMAScript. I/O comes from `ctx.io`.
 import type { Io } from "../../src/io/io.js";
 import type { LogRecord } from "../../src/log/logger.js";
+import type { CryptoProvider } from "../../src/crypto/provider.js";
 
 export interface BrokerEnv {
   readonly host: string;
@@ -45,6 +46,8 @@ export interface ScenarioContext {
   isPowerCut(error: unknown): boolean;
   /** Present when the scenario declared `needs: ["broker"]`: a real broker over TLS. */
   readonly broker?: BrokerEnv;
+  /** The engine's crypto provider (node:crypto on Node, JavaScript on XS): what its devices' io.crypto is. */
+  readonly crypto: CryptoProvider;
   /** Engine name ("node" | "xs"), for messages only. */
   readonly engine: string;
 }

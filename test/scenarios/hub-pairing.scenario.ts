@@ -3,13 +3,13 @@
 // malformed and oversize bodies), the emoncms text replies of §3, and the hub factory config.
 import { concat, fromHex, fromUtf8, toHex, utf8 } from "../../src/bytes/bytes.js";
 import { ConfigError, parseFactoryConfig } from "../../src/config/factory-config.js";
-import { sha256, sha512 } from "../../src/crypto/hash.js";
 import type { HttpResponse } from "../../src/http/codec.js";
 import { verify } from "../../src/identity/ed25519.js";
 import { generateIdentity, nodeIdOf, signWithIdentity } from "../../src/identity/identity.js";
 import { EmoncmsReplyError, parseEmoncmsReply } from "../../src/onboarding/hub/emoncms-reply.js";
 import { decodePairReply, encodePairRequest, MAX_REPLY_BYTES, PairReplyError, type PairReply } from "../../src/onboarding/hub/pair.js";
 import { pairingCode } from "../../src/onboarding/hub/pairing-code.js";
+import type { CryptoProvider } from "../../src/crypto/provider.js";
 import { check, checkEqual, checkThrows, type Scenario } from "./harness.js";
 
 function reply(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
@@ -32,8 +32,8 @@ const released = {
 };
 
 /** PROTOCOL.md's formula, written out again here rather than calling pairingCode. */
-function codeByHand(hubKey: Uint8Array, publicKey: Uint8Array, nonce: Uint8Array): string {
-  const h = sha256(concat(utf8("onboard-hub-pairing-v1"), hubKey, publicKey, nonce));
+function codeByHand(crypto: CryptoProvider, hubKey: Uint8Array, publicKey: Uint8Array, nonce: Uint8Array): string {
+  const h = crypto.sha256(concat(utf8("onboard-hub-pairing-v1"), hubKey, publicKey, nonce));
   const first = ((h[0]! << 24) >>> 0) + (h[1]! << 16) + (h[2]! << 8) + h[3]!;
   const six = String(first % 1_000_000);
   const padded = "000000".slice(six.length) + six;
@@ -45,30 +45,30 @@ export const scenarios: Scenario[] = [
     name: "hub pairing: the request is signed over node ID, nonce and hub key; the code matches the formula",
     run(ctx) {
       const d = ctx.device();
-      const identity = generateIdentity(d.io.random);
-      const nodeId = nodeIdOf(identity);
+      const identity = generateIdentity(d.io);
+      const nodeId = nodeIdOf(ctx.crypto, identity);
       const nonce = new Uint8Array(16);
       const hubKey = new Uint8Array(32);
       d.io.random(nonce);
       d.io.random(hubKey);
-      const body = encodePairRequest({ nodeId, publicKey: identity.publicKey, name: "ESP32-A1B2C3", nonce, hubKey }, (m) => signWithIdentity(identity, m));
+      const body = encodePairRequest({ nodeId, publicKey: identity.publicKey, name: "ESP32-A1B2C3", nonce, hubKey }, (m) => signWithIdentity(ctx.crypto, identity, m));
       const json = JSON.parse(fromUtf8(body)) as Record<string, unknown>;
       checkEqual(Object.keys(json).sort(), ["name", "node_id", "nonce", "public_key", "signature", "v"], "fields");
       checkEqual([json.v, json.node_id, json.public_key, json.name, json.nonce], [1, nodeId, toHex(identity.publicKey), "ESP32-A1B2C3", toHex(nonce)], "values");
       const signed = utf8(`onboard-hub-pair-v1\n${nodeId}\n${toHex(nonce)}\n${toHex(hubKey)}`);
       const signature = fromHex(json.signature as string);
-      check(verify(signature, signed, identity.publicKey), "signature verifies over the protocol's text");
+      check(verify(ctx.crypto, signature, signed, identity.publicKey), "signature verifies over the protocol's text");
       const otherHub = hubKey.slice();
       otherHub[0] = otherHub[0]! ^ 1;
-      check(!verify(signature, utf8(`onboard-hub-pair-v1\n${nodeId}\n${toHex(nonce)}\n${toHex(otherHub)}`), identity.publicKey), "and not for another hub key");
-      checkEqual(nodeId, toHex(sha512First10(identity.publicKey)), "node ID is the first 10 bytes of SHA-512(public key)");
+      check(!verify(ctx.crypto, signature, utf8(`onboard-hub-pair-v1\n${nodeId}\n${toHex(nonce)}\n${toHex(otherHub)}`), identity.publicKey), "and not for another hub key");
+      checkEqual(nodeId, toHex(sha512First10(ctx.crypto, identity.publicKey)), "node ID is the first 10 bytes of SHA-512(public key)");
 
       for (let i = 0; i < 8; i++) {
         d.io.random(nonce);
-        checkEqual(pairingCode(hubKey, identity.publicKey, nonce), codeByHand(hubKey, identity.publicKey, nonce), `code ${i}`);
+        checkEqual(pairingCode(ctx.crypto, hubKey, identity.publicKey, nonce), codeByHand(ctx.crypto, hubKey, identity.publicKey, nonce), `code ${i}`);
       }
-      check(/^\d{3} \d{3}$/.test(pairingCode(hubKey, identity.publicKey, nonce)), "ddd ddd");
-      check(pairingCode(otherHub, identity.publicKey, nonce) !== pairingCode(hubKey, identity.publicKey, nonce), "another hub key, another code");
+      check(/^\d{3} \d{3}$/.test(pairingCode(ctx.crypto, hubKey, identity.publicKey, nonce)), "ddd ddd");
+      check(pairingCode(ctx.crypto, otherHub, identity.publicKey, nonce) !== pairingCode(ctx.crypto, hubKey, identity.publicKey, nonce), "another hub key, another code");
       checkThrows(() => encodePairRequest({ nodeId, publicKey: identity.publicKey, name: "x".repeat(33), nonce, hubKey }, () => new Uint8Array(64)), PairReplyError, "33-character name");
     },
   },
@@ -176,7 +176,7 @@ export const scenarios: Scenario[] = [
   },
 ];
 
-function sha512First10(publicKey: Uint8Array): Uint8Array {
+function sha512First10(crypto: CryptoProvider, publicKey: Uint8Array): Uint8Array {
   // Independent of nodeIdOf: the crypto module's SHA-512, not identity's.
-  return sha512(publicKey).subarray(0, 10);
+  return crypto.sha512(publicKey).subarray(0, 10);
 }

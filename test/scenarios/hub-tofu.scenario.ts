@@ -50,14 +50,14 @@ export const scenarios: Scenario[] = [
     async run(ctx) {
       const broker = ctx.broker!;
       const d = ctx.device();
-      const identity = generateIdentity(d.io.random);
+      const identity = generateIdentity(d.io);
       const pinned = new Uint8Array(32).fill(0xab);
       const config = parseFactoryConfig({ chain: ["hub"], hub: { address: broker.host, port: broker.port, service: "", udpPort: 0 } }).hub!;
       const result = await hubStrategy(config).obtain({
         io: d.io,
         log: new Logger(d.io.log, () => d.io.clock.now(), "onboarding"),
         record: { version: 1, identity, strategy: { name: "hub", state: { mode: "secure", hubKey: toHex(pinned), hubAddress: "10.9.9.9", hubPort: 1 } } },
-        nodeId: nodeIdOf(identity),
+        nodeId: nodeIdOf(ctx.crypto, identity),
         mac: d.io.device.mac(),
         storedRejected: false,
       });

@@ -8,41 +8,41 @@ import { RFC8032 } from "./vectors.js";
 export const scenarios: Scenario[] = [
   {
     name: "identity: RFC 8032 test vectors",
-    run() {
+    run(ctx) {
       for (const v of RFC8032) {
         const sk = fromHex(v.secretKey);
-        checkEqual(toHex(publicKeyOf(sk)), v.publicKey, "public key");
-        checkEqual(toHex(sign(fromHex(v.message), sk)), v.signature, "signature");
-        check(verify(fromHex(v.signature), fromHex(v.message), fromHex(v.publicKey)), "verifies");
+        checkEqual(toHex(publicKeyOf(ctx.crypto, sk)), v.publicKey, "public key");
+        checkEqual(toHex(sign(ctx.crypto, fromHex(v.message), sk)), v.signature, "signature");
+        check(verify(ctx.crypto, fromHex(v.signature), fromHex(v.message), fromHex(v.publicKey)), "verifies");
         const tampered = fromHex(v.signature);
         tampered[0]! ^= 1;
-        check(!verify(tampered, fromHex(v.message), fromHex(v.publicKey)), "tampered signature rejected");
+        check(!verify(ctx.crypto, tampered, fromHex(v.message), fromHex(v.publicKey)), "tampered signature rejected");
       }
-      check(!verify(new Uint8Array(3), new Uint8Array(0), new Uint8Array(32)), "malformed signature is just invalid");
+      check(!verify(ctx.crypto, new Uint8Array(3), new Uint8Array(0), new Uint8Array(32)), "malformed signature is just invalid");
     },
   },
   {
     name: "identity: generated from the I/O random source, signs challenges, node ID stable",
     run(ctx) {
       const d = ctx.device();
-      const a = generateIdentity(d.io.random);
-      const b = generateIdentity(d.io.random);
+      const a = generateIdentity(d.io);
+      const b = generateIdentity(d.io);
       check(toHex(a.publicKey) !== toHex(b.publicKey), "two identities differ");
-      check(identityIsConsistent(a), "secret key derives the public key");
-      checkEqual(nodeIdOf(a), nodeIdOf({ publicKey: a.publicKey.slice() }), "node ID depends only on the public key");
+      check(identityIsConsistent(ctx.crypto, a), "secret key derives the public key");
+      checkEqual(nodeIdOf(ctx.crypto, a), nodeIdOf(ctx.crypto, { publicKey: a.publicKey.slice() }), "node ID depends only on the public key");
       const challenge = utf8("cloud challenge 8a1f");
-      const signature = signWithIdentity(a, challenge);
-      check(verify(signature, challenge, a.publicKey), "the cloud can verify the device's signature");
-      check(!verify(signature, challenge, b.publicKey), "and not against another key");
+      const signature = signWithIdentity(ctx.crypto, a, challenge);
+      check(verify(ctx.crypto, signature, challenge, a.publicKey), "the cloud can verify the device's signature");
+      check(!verify(ctx.crypto, signature, challenge, b.publicKey), "and not against another key");
       checkEqual(String(a.secretKey), "[redacted]", "secret key prints redacted");
     },
   },
   {
     name: "identity: a random source of zeros is refused",
-    run() {
+    run(ctx) {
       let threw = false;
       try {
-        generateIdentity((into) => into.fill(0));
+        generateIdentity({ random: (into) => into.fill(0), crypto: ctx.crypto });
       } catch {
         threw = true;
       }

@@ -29,7 +29,7 @@ export const scenarios: Scenario[] = [
     name: "lifecycle: record with Wi-Fi and user mapping round-trips; a version-1 record without them still loads; malformed fields are refused",
     run(ctx: ScenarioContext) {
       const d = ctx.device();
-      const identity = generateIdentity(d.io.random);
+      const identity = generateIdentity(d.io);
       const old = encodeRecord({ version: 1, identity });
       const decodedOld = decodeRecord(old);
       check(decodedOld.wifi === undefined && decodedOld.user === undefined, "old record: no Wi-Fi, no user");
@@ -60,7 +60,7 @@ export const scenarios: Scenario[] = [
     name: "lifecycle: a power cut while saving the mapping pair or its confirmation leaves the old record or the new one",
     run(ctx: ScenarioContext) {
       const d0 = ctx.device();
-      const identity = generateIdentity(d0.io.random);
+      const identity = generateIdentity(d0.io);
       const start: CredentialRecord = { version: 1, identity, wifi: home, user: { userId: "user-a" } };
       const requested = mappingRequested(start, "user-b", Secret.fromString("secret-b"));
       const steps = [{ name: "requested", before: start, after: requested }, { name: "delivered", before: requested, after: mappingDelivered(requested) }];
@@ -146,7 +146,7 @@ export const scenarios: Scenario[] = [
     name: "lifecycle: stored network failing → retries with back-off, then the window; its timeout sends the device back to the stored network",
     async run(ctx: ScenarioContext) {
       const d = ctx.device();
-      const identity = generateIdentity(d.io.random);
+      const identity = generateIdentity(d.io);
       new CredentialStore(d.io.storage).save({ version: 1, identity, wifi: { ssid: utf8("home-net"), passphrase: Secret.fromString("stale") } });
       const unit = d.reboot();
       const { device, events } = boot(unit, config({ windowTimeoutMs: 100, wifiJoin: { backoff: { initialMs: 20, maxMs: 40, minMs: 5 }, maxFailures: 2 } }));

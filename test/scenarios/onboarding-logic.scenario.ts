@@ -27,18 +27,18 @@ function bootstrapConfig(generation: "raw" | "thing" | "client", secure?: "hex" 
 export const scenarios: Scenario[] = [
   {
     name: "onboarding: secure bootstrap matches the reference vectors (AES-256 ASCII key, AES-128 hex key, reply direction)",
-    run() {
-      const magistrala = bootstrapRequest(bootstrapConfig("client", "ascii"), "AA:BB", IV);
+    run(ctx) {
+      const magistrala = bootstrapRequest(ctx.crypto, bootstrapConfig("client", "ascii"), "AA:BB", IV);
       checkEqual(magistrala.url, "https://cloud:9013/clients/bootstrap/secure/AA%3ABB", "secure path");
       checkEqual(magistrala.authorization.revealString(), "Client 000102030405060708090a0b0c0d0e0fb3ac2997b4b7a7a56cfce0821f52", "AES-256 vector");
-      checkEqual(bootstrapRequest(bootstrapConfig("thing", "hex"), "x", IV).authorization.revealString(), "Thing 000102030405060708090a0b0c0d0e0f3cf340d047cbfea68a8a7c309bac", "AES-128 vector (0.13)");
-      checkEqual(bootstrapRequest(bootstrapConfig("raw", "hex"), "x", IV).authorization.revealString(), "000102030405060708090a0b0c0d0e0f3cf340d047cbfea68a8a7c309bac", "AES-128 vector (≤0.12, raw)");
+      checkEqual(bootstrapRequest(ctx.crypto, bootstrapConfig("thing", "hex"), "x", IV).authorization.revealString(), "Thing 000102030405060708090a0b0c0d0e0f3cf340d047cbfea68a8a7c309bac", "AES-128 vector (0.13)");
+      checkEqual(bootstrapRequest(ctx.crypto, bootstrapConfig("raw", "hex"), "x", IV).authorization.revealString(), "000102030405060708090a0b0c0d0e0f3cf340d047cbfea68a8a7c309bac", "AES-128 vector (≤0.12, raw)");
       const key256 = serviceKeyBytes(ENV_KEY, "ascii");
-      const sealed = encryptReply(key256, IV, utf8('{"thing_id":"t1"}'));
+      const sealed = encryptReply(ctx.crypto, key256, IV, utf8('{"thing_id":"t1"}'));
       checkEqual(toHex(sealed), "000102030405060708090a0b0c0d0e0fadf6299aafb7a19628f3a7c11017d6bad4", "reply vector");
-      checkEqual(fromUtf8(decryptReply(key256, sealed)), '{"thing_id":"t1"}', "reply decrypts");
-      checkEqual(bootstrapRequest(bootstrapConfig("client"), "AA:BB").authorization.revealString(), "Client external-key-1", "plain Client scheme");
-      checkEqual(bootstrapRequest(bootstrapConfig("raw"), "id").url, "https://cloud:9013/things/bootstrap/id", "raw path");
+      checkEqual(fromUtf8(decryptReply(ctx.crypto, key256, sealed)), '{"thing_id":"t1"}', "reply decrypts");
+      checkEqual(bootstrapRequest(ctx.crypto, bootstrapConfig("client"), "AA:BB").authorization.revealString(), "Client external-key-1", "plain Client scheme");
+      checkEqual(bootstrapRequest(ctx.crypto, bootstrapConfig("raw"), "id").url, "https://cloud:9013/things/bootstrap/id", "raw path");
       check(String(magistrala.authorization) === "[redacted]", "the header travels as a Secret");
     },
   },
@@ -104,7 +104,7 @@ export const scenarios: Scenario[] = [
       };
       const strategy = (name: string): Strategy => ({ name, obtain: () => { calls.push(name); return Promise.resolve(script[name]!.shift()!); } });
       const octx: OnboardingContext = {
-        io: d.io, log: new Logger(d.io.log, () => d.io.clock.now(), "test"), record: { version: 1, identity: generateIdentity(d.io.random) },
+        io: d.io, log: new Logger(d.io.log, () => d.io.clock.now(), "test"), record: { version: 1, identity: generateIdentity(d.io) },
         nodeId: "n", mac: undefined, storedRejected: false,
       };
       const events: ChainEvent[] = [];

@@ -25,7 +25,7 @@ export const scenarios: Scenario[] = [
   {
     name: "onboarding rotation: a power cut in begin, commit or roll back leaves the before or after record",
     run(ctx) {
-      const identity = generateIdentity(ctx.device().io.random);
+      const identity = generateIdentity(ctx.device().io);
       const old = creds("old-user", "old-password");
       const next = creds("new-user", "new-password");
       const base: CredentialRecord = { version: 1, identity, mqtt: old, strategy: { name: "register", state: { serial: "X" } } };
@@ -65,7 +65,7 @@ export const scenarios: Scenario[] = [
   {
     name: "onboarding rotation: a version-1 record written before rotation existed still loads (no pending)",
     run(ctx) {
-      const identity = generateIdentity(ctx.device().io.random);
+      const identity = generateIdentity(ctx.device().io);
       const legacy = { v: 1, id: { sk: "11".repeat(32), pk: "22".repeat(32) }, mqtt: { url: "mqtts://b:8883", cid: "c", user: "u", pass: "7061" } };
       const record = decodeRecord(utf8(JSON.stringify(legacy)));
       checkEqual([record.mqtt?.username, record.mqtt?.password?.revealString(), record.pending], ["u", "pa", undefined], "legacy record");
@@ -86,7 +86,7 @@ export const scenarios: Scenario[] = [
         ["accepted pending → commit (the old set was already revoked)", bad(), good(), broker.username, broker.password],
       ] as const) {
         const d = ctx.device();
-        new CredentialStore(d.io.storage).save({ version: 1, identity: generateIdentity(d.io.random), mqtt: known, pending });
+        new CredentialStore(d.io.storage).save({ version: 1, identity: generateIdentity(d.io), mqtt: known, pending });
         const device = new Device(d.io, { telemetryIntervalMs: 0, keepaliveSeconds: 30, backoff: { initialMs: 100, maxMs: 400, minMs: 50 } });
         const states: string[] = [];
         device.on((e) => { if (e.type === "state") states.push(e.state); });

@@ -40,8 +40,8 @@ export const scenarios: Scenario[] = [
       const key = resolveExternalKey({ nvs: "bs.key" }, storage);
       checkEqual(key.revealString(), "unit-7-key", "read from flash");
       check(String(key) === "[redacted]", "travels as a Secret");
-      checkEqual(bootstrapRequest(nvsConfig("bs.key"), "AA", undefined, key).authorization.revealString(), "Client unit-7-key", "used in the header");
-      checkThrows(() => bootstrapRequest(nvsConfig("bs.key"), "AA"), ExternalKeyError, "an NVS source must be resolved first");
+      checkEqual(bootstrapRequest(ctx.crypto, nvsConfig("bs.key"), "AA", undefined, key).authorization.revealString(), "Client unit-7-key", "used in the header");
+      checkThrows(() => bootstrapRequest(ctx.crypto, nvsConfig("bs.key"), "AA"), ExternalKeyError, "an NVS source must be resolved first");
       checkEqual(resolveExternalKey("fleet-key", storage).revealString(), "fleet-key", "the literal string still works");
       storage.write("bs.key", Uint8Array.of(0xff, 0xfe));
       checkEqual(checkThrows(() => resolveExternalKey({ nvs: "bs.key" }, storage), ExternalKeyError, "not UTF-8").problem, "malformed", "garbled typed");
@@ -49,7 +49,7 @@ export const scenarios: Scenario[] = [
       checkEqual(checkThrows(() => resolveExternalKey({ nvs: "bs.key" }, storage), ExternalKeyError, "newline").problem, "malformed", "control characters refused");
       storage.delete("bs.key");
       // The strategy turns the missing key into a typed failure without any network call.
-      const identity = generateIdentity(sim.io.random);
+      const identity = generateIdentity(sim.io);
       const result = await bootstrapStrategy(nvsConfig("bs.key"), { url: "mqtts://broker:8883" }).obtain({
         io: sim.io, log: new Logger(sim.io.log, () => 0, "t"), record: { version: 1, identity }, nodeId: "n", mac: "AA:BB:CC:DD:EE:FF", storedRejected: false,
       });
@@ -98,13 +98,13 @@ export const scenarios: Scenario[] = [
     name: "onboarding: shared register-on-first-connect wire: signed request, replies parsed, malformed ones typed",
     run(ctx) {
       const sim = ctx.device();
-      const identity = generateIdentity(sim.io.random);
-      const nodeId = nodeIdOf(identity);
+      const identity = generateIdentity(sim.io);
+      const nodeId = nodeIdOf(ctx.crypto, identity);
       const nonce = Uint8Array.from({ length: 16 }, (_, i) => i);
-      const req = JSON.parse(fromUtf8(encodeRegistrationRequest(identity, "espAABBCCDDEEFF", nodeId, nonce))) as Record<string, string>;
+      const req = JSON.parse(fromUtf8(encodeRegistrationRequest(ctx.crypto, identity, "espAABBCCDDEEFF", nodeId, nonce))) as Record<string, string>;
       checkEqual([req.nodeId, req.nonce, req.publicKey!.length], [nodeId, "000102030405060708090a0b0c0d0e0f", 64], "request fields");
-      check(verify(fromHex(req.signature!), registrationMessage("espAABBCCDDEEFF", nodeId, req.nonce!), identity.publicKey), "signature verifies");
-      check(!verify(fromHex(req.signature!), registrationMessage("espAABBCCDDEE00", nodeId, req.nonce!), identity.publicKey), "bound to the client ID");
+      check(verify(ctx.crypto, fromHex(req.signature!), registrationMessage("espAABBCCDDEEFF", nodeId, req.nonce!), identity.publicKey), "signature verifies");
+      check(!verify(ctx.crypto, fromHex(req.signature!), registrationMessage("espAABBCCDDEE00", nodeId, req.nonce!), identity.publicKey), "bound to the client ID");
       const ok = parseRegistrationReply(utf8('{"v":1,"username":"u1","password":"p1","topics":{"telemetry":"t/x"}}'));
       check(ok.ok && ok.username === "u1" && ok.password.revealString() === "p1" && ok.topics?.telemetry === "t/x", "own credentials");
       const refused = parseRegistrationReply(utf8('{"v":1,"error":"client-id-taken","detail":"x"}'));

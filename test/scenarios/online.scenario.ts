@@ -14,8 +14,8 @@ const FAST = { telemetryIntervalMs: 150, keepaliveSeconds: 30, backoff: { initia
 
 /** Put factory credentials in a new device's flash, as a fleet's production line would. */
 function provisioned(d: SimDevice, broker: BrokerEnv, overrides: Partial<MqttCredentials> = {}): string {
-  const identity = generateIdentity(d.io.random);
-  const nodeId = nodeIdOf(identity);
+  const identity = generateIdentity(d.io);
+  const nodeId = nodeIdOf(d.io.crypto, identity);
   new CredentialStore(d.io.storage).save({
     version: 1,
     identity,

@@ -20,7 +20,7 @@ function setup(ctx: ScenarioContext, security: SecurityVersion, extra: { pop?: s
   const d = ctx.device();
   const radio = new SimBleRadio();
   const dev = withRadios(d.io, radio, undefined, { scanMs: 5, connectMs: 10 });
-  const identity = generateIdentity(d.io.random);
+  const identity = generateIdentity(d.io);
   const events: WindowEvent[] = [];
   const window = openProvisioningWindow(dev.io, identity, {
     security,
@@ -71,7 +71,7 @@ async function fullRun(ctx: ScenarioContext, security: SecurityVersion, mtu: num
   const challenge = "cloud-challenge-1234";
   const cr = await client.challengeResponse(challenge);
   checkEqual(cr.status, 0, "challenge signed");
-  check(verify(cr.signature, utf8(challenge), identity.publicKey), "signature verifies with the identity key");
+  check(verify(ctx.crypto, cr.signature, utf8(challenge), identity.publicKey), "signature verifies with the identity key");
   checkEqual(cr.nodeId, window.nodeId, "node ID returned");
   const um = await client.setUserMapping("user-1234", "a1b2c3d4-secret");
   checkEqual(um, { status: 0, nodeId: window.nodeId }, "cloud_user_assoc reply");
@@ -228,7 +228,7 @@ export const scenarios: Scenario[] = [
       const radio = new SimBleRadio();
       const dev = withRadios(d.io, radio);
       const events: WindowEvent[] = [];
-      const window = openProvisioningWindow(dev.io, generateIdentity(d.io.random), { security: 1, timeoutMs: 50, onEvent: (e) => events.push(e) });
+      const window = openProvisioningWindow(dev.io, generateIdentity(d.io), { security: 1, timeoutMs: 50, onEvent: (e) => events.push(e) });
       checkEqual(radio.scan().length, 1, "advertising");
       check(/^[0-9a-f]{8}$/.test(window.pop.revealString()), "random 8-hex PoP by default");
       const qr = JSON.parse(window.qr) as Record<string, unknown>;

@@ -9,6 +9,7 @@ import { SessionData } from "../../src/protobuf/messages.js";
 import { ProtocommError } from "../../src/provisioning/errors.js";
 import { createSecuritySession } from "../../src/provisioning/security.js";
 import { ESPRESSIF_SEC2_VECTORS, type Sec2Vector } from "./espressif-sec2-vectors.js";
+import type { CryptoProvider } from "../../src/crypto/provider.js";
 import { check, checkEqual, checkThrows, type Scenario } from "./harness.js";
 
 /** The device's randomness: first the secret b of the vector, then zeros (the GCM nonce). */
@@ -22,8 +23,8 @@ function scripted(b: string): (into: Uint8Array) => void {
   };
 }
 
-function server(v: Sec2Vector): SrpServer {
-  return new SrpServer(utf8(v.username), fromHex(v.salt), srpVerifier(utf8(v.username), utf8(v.password), fromHex(v.salt)), scripted(v.device_secret_b));
+function server(crypto: CryptoProvider, v: Sec2Vector): SrpServer {
+  return new SrpServer(crypto, utf8(v.username), fromHex(v.salt), srpVerifier(crypto, utf8(v.username), utf8(v.password), fromHex(v.salt)), scripted(v.device_secret_b));
 }
 
 type Sr = { sec2?: { msg: number; sr0?: { status: number; device_pubkey: Uint8Array; device_salt: Uint8Array }; sr1?: { status: number; device_proof: Uint8Array; device_nonce: Uint8Array } } };
@@ -31,11 +32,11 @@ type Sr = { sec2?: { msg: number; sr0?: { status: number; device_pubkey: Uint8Ar
 export const scenarios: Scenario[] = [
   {
     name: "Sec2 vectors (esp_prov srp6a.py): the device derives the same verifier, B and K, accepts M and answers H_AMK",
-    run() {
+    run(ctx) {
       for (const v of ESPRESSIF_SEC2_VECTORS) {
         const tag = `password ${v.password}`;
-        checkEqual(toHex(srpVerifier(utf8(v.username), utf8(v.password), fromHex(v.salt))), v.verifier, `${tag}: verifier`);
-        const s = server(v);
+        checkEqual(toHex(srpVerifier(ctx.crypto, utf8(v.username), utf8(v.password), fromHex(v.salt))), v.verifier, `${tag}: verifier`);
+        const s = server(ctx.crypto, v);
         checkEqual(toHex(s.publicKey).padStart(768, "0"), v.B, `${tag}: B`);
         s.setClientPublicKey(fromHex(v.A));
         checkEqual(toHex(s.sessionKey), v.session_key_K, `${tag}: K`);
@@ -47,11 +48,11 @@ export const scenarios: Scenario[] = [
   },
   {
     name: "Sec2 vectors: the protocomm handshake on prov-session accepts esp_prov's messages and answers its H_AMK",
-    run() {
+    run(ctx) {
       for (const v of ESPRESSIF_SEC2_VECTORS) {
         const tag = `password ${v.password}`;
-        const srp = { username: utf8(v.username), salt: fromHex(v.salt), verifier: srpVerifier(utf8(v.username), utf8(v.password), fromHex(v.salt)) };
-        const session = createSecuritySession({ version: 2, patchVersion: 1, srp }, scripted(v.device_secret_b));
+        const srp = { username: utf8(v.username), salt: fromHex(v.salt), verifier: srpVerifier(ctx.crypto, utf8(v.username), utf8(v.password), fromHex(v.salt)) };
+        const session = createSecuritySession({ version: 2, patchVersion: 1, srp }, scripted(v.device_secret_b), ctx.crypto);
         const r0 = decode<Sr>(SessionData, session.handshake(encode(SessionData, { sec_ver: 2, sec2: { msg: 0, sc0: { client_username: utf8(v.username), client_pubkey: fromHex(v.A) } } })));
         checkEqual(r0.sec2?.msg, 1, `${tag}: S2SessionResp0`);
         checkEqual(toHex(r0.sec2!.sr0!.device_pubkey).padStart(768, "0"), v.B, `${tag}: B on the wire`);
@@ -65,16 +66,16 @@ export const scenarios: Scenario[] = [
   },
   {
     name: "Sec2 vectors: a proof for another password (the other vector's M) is refused as wrong-pop",
-    run() {
+    run(ctx) {
       const [a, b] = ESPRESSIF_SEC2_VECTORS as [Sec2Vector, Sec2Vector];
-      const s = server(a);
+      const s = server(ctx.crypto, a);
       s.setClientPublicKey(fromHex(a.A));
       check(s.verifyClientProof(fromHex(b.client_proof_M)) === undefined, "a foreign proof was accepted");
       const flipped = fromHex(a.client_proof_M);
       flipped[63]! ^= 1;
       check(s.verifyClientProof(flipped) === undefined, "a proof with its last bit flipped was accepted");
       const srp = { username: utf8(a.username), salt: fromHex(a.salt), verifier: fromHex(a.verifier) };
-      const session = createSecuritySession({ version: 2, srp }, scripted(a.device_secret_b));
+      const session = createSecuritySession({ version: 2, srp }, scripted(a.device_secret_b), ctx.crypto);
       session.handshake(encode(SessionData, { sec_ver: 2, sec2: { msg: 0, sc0: { client_username: utf8(a.username), client_pubkey: fromHex(a.A) } } }));
       const e = checkThrows(() => session.handshake(encode(SessionData, { sec_ver: 2, sec2: { msg: 2, sc1: { client_proof: fromHex(b.client_proof_M) } } })), ProtocommError, "wrong proof");
       checkEqual(e.kind, "wrong-pop", "kind");
@@ -82,7 +83,7 @@ export const scenarios: Scenario[] = [
   },
   {
     name: "Sec2 salt: the device never generates a salt whose first byte is zero (esp_prov drops it)",
-    run() {
+    run(ctx) {
       // randomness that starts with a zero byte for the first 300 draws
       let draws = 0;
       const zeroFirst = (into: Uint8Array): void => {

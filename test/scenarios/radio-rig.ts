@@ -25,8 +25,8 @@ export function radioConfig(pop: string, extra: Partial<NonNullable<DeviceConfig
 
 /** Flash holding an identity and the test broker's credentials, plus `extra` (Wi-Fi, user mapping…). */
 export function seeded(d: SimDevice, broker: BrokerEnv, extra: Partial<CredentialRecord> = {}): { nodeId: string; record: CredentialRecord } {
-  const identity = generateIdentity(d.io.random);
-  const nodeId = nodeIdOf(identity);
+  const identity = generateIdentity(d.io);
+  const nodeId = nodeIdOf(d.io.crypto, identity);
   const record: CredentialRecord = {
     version: 1,
     identity,

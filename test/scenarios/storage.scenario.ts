@@ -93,7 +93,7 @@ export const scenarios: Scenario[] = [
     name: "store: a record round-trips and secrets stay wrapped",
     run(ctx) {
       const device = ctx.device();
-      const identity = generateIdentity(device.io.random);
+      const identity = generateIdentity(device.io);
       const record = recordWith(identity, 3);
       const store = new CredentialStore(device.io.storage);
       checkEqual(store.load().status, "empty", "new flash is empty");
@@ -122,7 +122,7 @@ export const scenarios: Scenario[] = [
   {
     name: "store: power cut at every byte of a credential update leaves exactly the old or the new record",
     run(ctx) {
-      const identity = generateIdentity(ctx.device().io.random);
+      const identity = generateIdentity(ctx.device().io);
       const old1 = recordWith(identity, 1);
       const new2 = recordWith(identity, 2);
       const old2 = recordWith(identity, 22);
@@ -136,7 +136,7 @@ export const scenarios: Scenario[] = [
   {
     name: "store: power cut at every byte of first boot, factory reset and decommissioning",
     run(ctx) {
-      const identity = generateIdentity(ctx.device().io.random);
+      const identity = generateIdentity(ctx.device().io);
       const withCreds = recordWith(identity, 5);
       const identityOnly: CredentialRecord = { version: 1, identity };
       everyCutPoint(ctx, () => {}, (s) => s.save(identityOnly), { before: "empty", after: encoded(identityOnly) });
@@ -175,7 +175,7 @@ export const scenarios: Scenario[] = [
     name: "boot: factory reset keeps the identity and forgets the credentials",
     run(ctx) {
       const d = ctx.device();
-      const identity = generateIdentity(d.io.random);
+      const identity = generateIdentity(d.io);
       new CredentialStore(d.io.storage).save({ version: 1, identity });
       const device = new Device(d.io, { telemetryIntervalMs: 0, keepaliveSeconds: 60 });
       const before = device.boot();
@@ -190,7 +190,7 @@ export const scenarios: Scenario[] = [
     run(ctx) {
       const d = ctx.device();
       const store = new CredentialStore(d.io.storage);
-      store.save({ version: 1, identity: generateIdentity(d.io.random) });
+      store.save({ version: 1, identity: generateIdentity(d.io) });
       // Simulate a newer firmware's record by writing a valid frame with version 2 through the store's framing.
       new SlotPair(d.io.storage, "cred").save(utf8('{"v":2,"future":true}'));
       const rebooted = d.reboot();

@@ -12,6 +12,7 @@
 import { randomBytes } from "node:crypto";
 import { fromHex, utf8 } from "../../../src/bytes/bytes.js";
 import { verify } from "../../../src/identity/ed25519.js";
+import { nodeCrypto } from "../../io/node-crypto.js";
 
 export type MappingStatus = "requested" | "confirmed" | "timedout";
 
@@ -109,7 +110,7 @@ export class UserMappingCloud {
     } catch {
       return fail("challenge_response is not hex");
     }
-    if (!verify(signature, utf8(c.challenge), key)) return fail("signature does not verify");
+    if (!verify(nodeCrypto, signature, utf8(c.challenge), key)) return fail("signature does not verify");
     const owner = this.#owners.get(body.node_id);
     if (owner !== undefined && owner !== userId) return fail("node is mapped to another user");
     this.#owners.set(body.node_id, userId);

@@ -16,6 +16,7 @@ import { expect, type FuzzTarget } from "../target.js";
 import { checkWholeRecord } from "./credential-record.js";
 import { mutateJsonBytes } from "./json-mutate.js";
 import { sameValue } from "./compare.js";
+import { nodeCrypto } from "../../io/node-crypto.js";
 
 const BROKER: BrokerConfig = { url: "mqtts://broker.example:8883", ca: "-----BEGIN CERTIFICATE-----\nx\n", serverName: "broker" };
 const IDENTITY = { secretKey: Secret.fromBytes(new Uint8Array(32).fill(7)), publicKey: new Uint8Array(32).fill(9) };
@@ -76,20 +77,20 @@ const SERVICE_KEY = utf8("0123456789abcdef0123456789abcdef");
 export const secureBootstrapTarget: FuzzTarget = {
   name: "secure-bootstrap",
   maxLength: 4096,
-  seeds: (r) => Array.from({ length: 30 }, () => encryptReply(SERVICE_KEY, r.bytes(16), sampleBootstrapReply(r))),
+  seeds: (r) => Array.from({ length: 30 }, () => encryptReply(nodeCrypto, SERVICE_KEY, r.bytes(16), sampleBootstrapReply(r))),
   // nearly valid plaintext under the right key: the decryption is exercised together with the JSON
-  generators: [(r) => encryptReply(SERVICE_KEY, r.bytes(16), mutateJsonBytes(r, sampleBootstrapReply(r), BOOTSTRAP_KEYS))],
+  generators: [(r) => encryptReply(nodeCrypto, SERVICE_KEY, r.bytes(16), mutateJsonBytes(r, sampleBootstrapReply(r), BOOTSTRAP_KEYS))],
   run(input) {
     let plain: Uint8Array;
     try {
-      plain = decryptReply(SERVICE_KEY, input);
+      plain = decryptReply(nodeCrypto, SERVICE_KEY, input);
     } catch (e) {
       if (e instanceof SecureBootstrapError) return;
       throw e;
     }
     expect(plain.length === input.length - 16, `decrypted ${input.length} bytes into ${plain.length}`);
     // CFB has no integrity: decryption is a bijection, so re-encrypting gives the body back
-    expect(sameValue(encryptReply(SERVICE_KEY, input.slice(0, 16), plain), input), "decrypt → encrypt does not give the body back");
+    expect(sameValue(encryptReply(nodeCrypto, SERVICE_KEY, input.slice(0, 16), plain), input), "decrypt → encrypt does not give the body back");
     decodeBootstrap(plain);
   },
 };

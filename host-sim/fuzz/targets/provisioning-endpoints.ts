@@ -13,6 +13,7 @@ import { ProtocommError } from "../../../src/provisioning/errors.js";
 import { ProvisioningService, type WifiBackend, type WifiProvState } from "../../../src/provisioning/service.js";
 import type { Rand } from "../rand.js";
 import { expect, FuzzFailure, type FuzzTarget } from "../target.js";
+import { nodeCrypto } from "../../io/node-crypto.js";
 
 const ENDPOINTS: readonly { name: string; def?: MessageDef }[] = [
   { name: "prov-config", def: WiFiConfigPayload },
@@ -87,6 +88,7 @@ export const provisioningEndpointsTarget: FuzzTarget = {
     const service = new ProvisioningService({
       security: { version: 0 },
       random: (into) => into.fill(0x42),
+      crypto: nodeCrypto,
       now: () => 0,
       wifi: recordingWifi(calls),
       rainmaker: {

@@ -7,7 +7,6 @@
 // decrypts and encrypts in step with the client.
 import { equalBytes, utf8 } from "../../../src/bytes/bytes.js";
 import { AesCtrStream, aesGcmDecrypt, aesGcmEncrypt } from "../../../src/crypto/aes.js";
-import { sha256 } from "../../../src/crypto/hash.js";
 import { SrpClient, srpVerifier } from "../../../src/crypto/srp.js";
 import { x25519, x25519KeyPair } from "../../../src/crypto/x25519.js";
 import { decode, encode } from "../../../src/protobuf/codec.js";
@@ -16,6 +15,7 @@ import { ProtocommError } from "../../../src/provisioning/errors.js";
 import { createSecuritySession, incrementCounter, sec2DefaultUsername, type SecurityConfig, type SecuritySession } from "../../../src/provisioning/security.js";
 import { Rand } from "../rand.js";
 import { expect, FuzzFailure, type FuzzTarget, type KnownIssue } from "../target.js";
+import { nodeCrypto } from "../../io/node-crypto.js";
 
 const POP = utf8("abcd1234");
 
@@ -45,7 +45,7 @@ const SEC1: SecurityConfig = { version: 1, pop: POP };
 const CLIENT1 = x25519KeyPair(seededRandom(1));
 
 function sec1AtCmd0(seed: number): ClientAtCmd0 {
-  const session = createSecuritySession(SEC1, seededRandom(seed));
+  const session = createSecuritySession(SEC1, seededRandom(seed), nodeCrypto);
   const r0 = handshake(session, { sec_ver: 1, sec1: { msg: 0, sc0: { client_pubkey: CLIENT1.publicKey } } }) as { sec1?: { sr0?: { device_pubkey: Uint8Array; device_random: Uint8Array } } };
   const sr0 = r0.sec1?.sr0;
   if (sr0 === undefined) throw new FuzzFailure("Security 1: no SessionResp0");
@@ -53,9 +53,9 @@ function sec1AtCmd0(seed: number): ClientAtCmd0 {
     session,
     finish() {
       const key = x25519(CLIENT1.secretKey, sr0.device_pubkey);
-      const h = sha256(POP);
+      const h = nodeCrypto.sha256(POP);
       for (let i = 0; i < 32; i++) key[i]! ^= h[i]!;
-      const stream = new AesCtrStream(key, sr0.device_random);
+      const stream = new AesCtrStream(nodeCrypto, key, sr0.device_random);
       const verify = stream.apply(sr0.device_pubkey);
       const r1 = handshake(session, { sec_ver: 1, sec1: { msg: 2, sc1: { client_verify_data: verify } } }) as { sec1?: { sr1?: { device_verify_data: Uint8Array } } };
       const dv = r1.sec1?.sr1?.device_verify_data;
@@ -70,11 +70,11 @@ function sec1AtCmd0(seed: number): ClientAtCmd0 {
 
 const USERNAME = sec2DefaultUsername();
 const SALT = new Uint8Array(16).fill(0x5a);
-const SEC2: SecurityConfig = { version: 2, srp: { username: USERNAME, salt: SALT, verifier: srpVerifier(USERNAME, POP, SALT) }, patchVersion: 1 };
+const SEC2: SecurityConfig = { version: 2, srp: { username: USERNAME, salt: SALT, verifier: srpVerifier(nodeCrypto, USERNAME, POP, SALT) }, patchVersion: 1 };
 
 function sec2AtCmd0(seed: number): ClientAtCmd0 {
-  const session = createSecuritySession(SEC2, seededRandom(seed));
-  const client = new SrpClient(USERNAME, POP, seededRandom(seed + 1));
+  const session = createSecuritySession(SEC2, seededRandom(seed), nodeCrypto);
+  const client = new SrpClient(nodeCrypto, USERNAME, POP, seededRandom(seed + 1));
   const r0 = handshake(session, { sec_ver: 2, sec2: { msg: 0, sc0: { client_username: USERNAME, client_pubkey: client.publicKey } } }) as { sec2?: { sr0?: { device_pubkey: Uint8Array; device_salt: Uint8Array } } };
   const sr0 = r0.sec2?.sr0;
   if (sr0 === undefined) throw new FuzzFailure("Security 2: no SessionResp0");
@@ -89,7 +89,7 @@ function sec2AtCmd0(seed: number): ClientAtCmd0 {
       const key = client.sessionKey.subarray(0, 32);
       const nonce = sr1.device_nonce.slice();
       const step = () => { const used = nonce.slice(); incrementCounter(nonce); return used; };
-      return { session, clientEncrypt: (d) => aesGcmEncrypt(key, step(), d), clientDecrypt: (d) => aesGcmDecrypt(key, step(), d) };
+      return { session, clientEncrypt: (d) => aesGcmEncrypt(nodeCrypto, key, step(), d), clientDecrypt: (d) => aesGcmDecrypt(nodeCrypto, key, step(), d) };
     },
   };
 }
@@ -144,7 +144,7 @@ function securityTarget(version: 1 | 2, atCmd0: (seed: number) => ClientAtCmd0, 
       let session: SecuritySession;
       let atCmd0: ClientAtCmd0 | undefined;
       let established: Established | undefined;
-      if (state === 0) session = createSecuritySession(config, seededRandom(seed++));
+      if (state === 0) session = createSecuritySession(config, seededRandom(seed++), nodeCrypto);
       else if (state === 1) session = (atCmd0 = atCmd0Of(seed++)).session;
       else session = (established = pooled ??= atCmd0Of(seed++).finish()).session;
       let response: Uint8Array;

@@ -4,6 +4,7 @@
 import type { Datagram, Io, Socket, SocketHandlers, TimerId, UdpOptions, UdpSocket } from "../../../src/io/io.js";
 import type { LogRecord } from "../../../src/log/logger.js";
 import { fromBase64, fromUtf8, toBase64, utf8 } from "../../../src/bytes/bytes.js";
+import { jsCrypto } from "../../../src/crypto/js-provider.js";
 import type { FlashControl, SimDevice } from "../../../test/scenarios/harness.js";
 import type { GuestRequest, HostEvent, HostReply } from "../protocol.js";
 
@@ -148,6 +149,7 @@ export function bridgedDevice(device: number): SimDevice {
     random(into) {
       into.set(decode64(call({ op: "random", device, length: into.length }) as string));
     },
+    crypto: jsCrypto,
     device: {
       mac: () => (call({ op: "device.mac", device }) as string | null) ?? undefined,
       restart: () => void call({ op: "device.restart", device }),

@@ -4,6 +4,7 @@ import type { Scenario } from "../../../test/scenarios/harness.js";
 import { fromUtf8, utf8 } from "../../../src/bytes/bytes.js";
 import type { HostEvent } from "../protocol.js";
 import { bridgedDevice, call, dispatch, HostStorageError, sampleHeap } from "./bridge.js";
+import { jsCrypto } from "../../../src/crypto/js-provider.js";
 
 const registry = new Map<string, Scenario>();
 
@@ -17,6 +18,7 @@ function run(runId: number, name: string, broker: unknown): void {
   const ctx = {
     engine: "xs",
     device: () => bridgedDevice(call({ op: "device.new" }) as number),
+    crypto: jsCrypto,
     isPowerCut: (e: unknown) => e instanceof HostStorageError && e.kind === "power-cut",
     sampleHeap, // see host-sim/xs/heap-probe.ts
     ...(broker ? { broker } : {}),

@@ -114,7 +114,7 @@ export function hubStrategy(config: HubConfig): Strategy {
       }
     }
     const pin = r.pin;
-    const code = pairingCode(pin, ctx.record.identity.publicKey, r.nonce);
+    const code = pairingCode(ctx.io.crypto, pin, ctx.record.identity.publicKey, r.nonce);
     if (r.shownCode !== code) {
       r.shownCode = code;
       // The person compares this with the code on the hub's page.
@@ -123,7 +123,7 @@ export function hubStrategy(config: HubConfig): Strategy {
     let body: Uint8Array;
     try {
       body = encodePairRequest({ nodeId: ctx.nodeId, publicKey: ctx.record.identity.publicKey, name: displayName(config, ctx), nonce: r.nonce, hubKey: pin },
-        (message) => signWithIdentity(ctx.record.identity, message));
+        (message) => signWithIdentity(ctx.io.crypto, ctx.record.identity, message));
     } catch (e) {
       return done(fail("not-applicable", e instanceof Error ? e.message : "cannot build the request"), true);
     }

@@ -7,6 +7,7 @@ import { PreferenceStorage } from "./storage.js";
 import { BoardTimers } from "./timers.js";
 import { boardClock, createBoardClock } from "./clock.js";
 import { boardRandom } from "./random.js";
+import { boardCrypto } from "./crypto.js";
 import { boardDevice } from "./device.js";
 import { traceSink } from "./log.js";
 import { BoardWifi } from "./wifi.js";
@@ -31,6 +32,7 @@ export function createBoardIo(options: BoardIoOptions): Io {
     timers: new BoardTimers(),
     clock: createBoardClock(),
     random: boardRandom,
+    crypto: boardCrypto,
     device: boardDevice,
     log,
   };

@@ -19,6 +19,7 @@ import type { BleConnection, Io, SocketError, WifiEvent, WifiNetwork } from "../
 import { buildGattService } from "../../../src/provisioning/gatt.js";
 import { STANDARD_ENDPOINTS, type ProvisioningService } from "../../../src/provisioning/service.js";
 import { DEFAULT_SERVICE_UUID } from "../../../src/provisioning/uuid.js";
+import { providerMismatches } from "../../scenarios/provider-vectors.js";
 
 class CheckFailed extends Error {}
 
@@ -122,6 +123,12 @@ const checks: Record<string, () => "again" | undefined | void> = {
     check(again !== undefined, "second boot failed");
     eq(again.nodeId, device.nodeId, "node ID after reboot");
     again.shutdown();
+  },
+
+  "crypto: the board's provider (io.crypto) gives the published answers through the SDK's Digest, BlockCipher, Mode(CTR) and GCM"() {
+    const io = freshIo();
+    eq(providerMismatches(io.crypto), [], "board provider known answers");
+    check(world.digests > 0 && world.ciphers > 0, "the provider did not go through the SDK's crypt modules");
   },
 
   // The strategy chain runs on promises, and XS runs promise jobs between commands: this check

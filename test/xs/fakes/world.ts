@@ -29,6 +29,8 @@ export const world = {
   restarts: 0,
   randomBytes: 0,
   digests: 0,
+  /** AES block/GCM operations through the fake crypt modules. */
+  ciphers: 0,
   traces: [] as string[],
   config: {} as Record<string, unknown>,
 };
@@ -45,6 +47,7 @@ export function resetWorld(): void {
   world.restarts = 0;
   world.randomBytes = 0;
   world.digests = 0;
+  world.ciphers = 0;
   world.traces = [];
 }
 
