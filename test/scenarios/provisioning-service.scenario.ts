@@ -18,7 +18,7 @@ function setup(ctx: ScenarioContext, options: Partial<ProvisioningWindowOptions>
   const d = ctx.device();
   const dev = withRadios(d.io, new SimBleRadio(), undefined, { scanMs: 5, connectMs: 10, ...timing });
   const events: WindowEvent[] = [];
-  const window = openProvisioningWindow(dev.io, generateIdentity(d.io.random), {
+  const window = openProvisioningWindow(dev.io, generateIdentity(d.io), {
     security: 1,
     pop: Secret.fromString(POP),
     ble: false,
