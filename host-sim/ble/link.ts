@@ -1,19 +1,29 @@
 // A simulated BLE link with GATT/ATT semantics, engine-neutral (no Node modules) so the same
 // code runs in the Node tests and inside XS scenarios. The peripheral side implements the core's
-// `BlePeripheral` (src/io/io.ts); the central side is what a phone's BLE stack does:
+// `BlePeripheral` (src/io/io.ts) and behaves as the board's glue on the SDK's NimBLE server does
+// (src/platform/moddable/ble.ts over modules/io/ble/server/esp32): the phone sees what it would see
+// from the board. The central side is what a phone's BLE stack does:
 //   - scan: advertisements carry the advertised service UUID and the name (scan response);
-//   - connect with an MTU exchange (ATT_MTU = min(client, server=517), at least 23);
+//   - connect with an MTU exchange (ATT_MTU = min(client, the board's preferred 512), at least 23);
+//   - one central at a time: advertising stops while one is connected, so another cannot connect;
 //   - Write Request when the value fits in MTU−3, else Prepare Write (MTU−5 bytes per chunk)
 //     + Execute Write; the server queue holds at most 512 bytes (ATT attribute maximum);
-//   - Read Request returns MTU−1 bytes, then Read Blob at offsets until a short chunk;
-//   - a characteristic handler that throws makes the write fail with an ATT error.
+//   - every write the peripheral receives is acknowledged, as the SDK does: a handler that throws
+//     is caught (and counted), never turned into an ATT error;
+//   - Read Request returns MTU−1 bytes, then Read Blob at offsets until a short chunk; the
+//     peripheral's onRead is asked again for every request and the offset served from that value
+//     (NimBLE); a value shorter than the offset fails the request with ATT Invalid Offset;
+//   - the GATT table of the first start() is kept for the peripheral's life (one SDK server per
+//     boot): a later start() with another table throws BleLayoutError, as the board glue does.
 // Every PDU is counted (round trips and bytes) for the provisioning figures.
 import type { BleConnection, BlePeripheral, BlePeripheralOptions, GattCharacteristic } from "../../src/io/io.js";
+import { BleLayoutError, gattLayoutKey } from "../../src/io/ble-layout.js";
 import { concat } from "../../src/bytes/bytes.js";
 
+/** The MTU the board's glue asks of the SDK (PREFERRED_MTU in src/platform/moddable/ble.ts). */
+export const PERIPHERAL_MTU = 512;
 export const ATT_MAX_VALUE = 512;
 export const ATT_ERR_INVALID_OFFSET = 0x07;
-export const ATT_ERR_INVALID_PDU = 0x04;
 export const ATT_ERR_ATTR_NOT_FOUND = 0x0a;
 export const ATT_ERR_INVALID_ATTR_LEN = 0x0d;
 export const ATT_ERR_UNLIKELY = 0x0e;
@@ -65,7 +75,7 @@ export class SimBleRadio {
   async connect(name: string, options: { mtu?: number } = {}): Promise<SimGattClient> {
     await Promise.resolve();
     for (const p of this.#peripherals) {
-      if (p.advertising && p.advertisement!.name === name) return p.accept(Math.max(23, Math.min(options.mtu ?? 23, 517)));
+      if (p.advertising && p.advertisement!.name === name) return p.accept(Math.max(23, Math.min(options.mtu ?? 23, PERIPHERAL_MTU)));
     }
     throw new Error(`no advertising peripheral named ${name}`);
   }
@@ -74,6 +84,10 @@ export class SimBleRadio {
 export class SimBlePeripheral implements BlePeripheral {
   #options: BlePeripheralOptions | undefined;
   #connection: SimGattClient | undefined;
+  /** The GATT table of the first start(): the SDK registers services once per boot. */
+  #layout: string | undefined;
+  /** Exceptions from the core's handlers, caught as the board glue catches them. */
+  callbackErrors = 0;
 
   constructor(readonly registry: Set<SimBlePeripheral>) {}
 
@@ -91,36 +105,57 @@ export class SimBlePeripheral implements BlePeripheral {
 
   start(options: BlePeripheralOptions): void {
     if (options.deviceName.length > 29) throw new Error("BLE device name longer than 29 characters");
+    const layout = gattLayoutKey(options.services);
+    if (this.#layout !== undefined && layout !== this.#layout) {
+      throw new BleLayoutError("a window declared a GATT table different from the first window's; the SDK registers services once per boot");
+    }
+    this.stop();
+    this.#layout = layout;
     this.#options = options;
     this.registry.add(this);
   }
 
   stop(): void {
     const c = this.#connection;
+    const options = this.#options;
     this.#connection = undefined;
-    c?.dropFromPeripheral();
-    if (c && this.#options) this.#options.onDisconnect?.(c.connection);
     this.#options = undefined;
     this.registry.delete(this);
+    if (c) {
+      c.dropFromPeripheral();
+      if (options) this.guard(() => options.onDisconnect?.(c.connection));
+    }
   }
 
   accept(mtu: number): SimGattClient {
+    if (this.#connection !== undefined || this.#options === undefined) throw new Error("the peripheral is not advertising");
     const client = new SimGattClient(this, { id: nextConnectionId++, mtu });
     this.#connection = client;
-    this.#options!.onConnect?.(client.connection);
+    const options = this.#options;
+    this.guard(() => options.onConnect?.(client.connection));
     return client;
   }
 
-  /** The central disconnected. */
+  /** The central disconnected: the window, if still open, advertises again. */
   released(client: SimGattClient): void {
     if (this.#connection !== client) return;
     this.#connection = undefined;
-    this.#options?.onDisconnect?.(client.connection);
+    const options = this.#options;
+    if (options) this.guard(() => options.onDisconnect?.(client.connection));
   }
 
   characteristic(uuid: string): GattCharacteristic {
     for (const s of this.#options?.services ?? []) for (const c of s.characteristics) if (c.uuid === uuid) return c;
     throw new AttError(ATT_ERR_ATTR_NOT_FOUND, `no characteristic ${uuid}`);
+  }
+
+  /** As the board glue: nothing the core throws reaches the stack. */
+  guard(run: () => void): void {
+    try {
+      run();
+    } catch {
+      this.callbackErrors++;
+    }
   }
 }
 
@@ -186,13 +221,8 @@ export class SimGattClient {
     const mtu = this.connection.mtu;
     const c = this.peripheral.characteristic(characteristic);
     if (!c.properties.includes("write")) throw new AttError(0x03, "write not permitted");
-    const deliver = (): void => {
-      try {
-        c.onWrite?.(this.connection, value.slice());
-      } catch (e) {
-        throw new AttError(ATT_ERR_INVALID_PDU, `write rejected: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    };
+    // acknowledged whatever the handler does (the SDK cannot return an ATT error from JavaScript)
+    const deliver = (): void => this.peripheral.guard(() => c.onWrite?.(this.connection, value.slice()));
     if (value.length <= mtu - 3) {
       await this.#pdu(3 + value.length, deliver, () => 1);
       return;
@@ -224,26 +254,30 @@ export class SimGattClient {
   async read(characteristic: string): Promise<Uint8Array> {
     const c = this.peripheral.characteristic(characteristic);
     if (!c.properties.includes("read")) throw new AttError(0x02, "read not permitted");
-    return this.#longRead(() => c.onRead?.(this.connection) ?? new Uint8Array(0));
+    return this.#longRead(() => {
+      let value: Uint8Array = new Uint8Array(0);
+      this.peripheral.guard(() => { value = c.onRead?.(this.connection) ?? value; });
+      return value;
+    });
   }
 
   async #longRead(valueOf: () => Uint8Array): Promise<Uint8Array> {
     const step = this.connection.mtu - 1;
-    // the stack snapshots the value at the first read and serves blobs from it
-    let value: Uint8Array | undefined;
+    // NimBLE asks for the value again at every request and serves the offset from it
     const parts: Uint8Array[] = [];
     for (let offset = 0; ; offset += step) {
       const part = await this.#pdu(
         offset === 0 ? 3 : 5,
         () => {
-          value ??= valueOf();
-          if (value.length > ATT_MAX_VALUE) throw new AttError(ATT_ERR_INVALID_ATTR_LEN, `attribute value of ${value.length} bytes exceeds ${ATT_MAX_VALUE}`);
+          const value = valueOf();
           if (offset > value.length) throw new AttError(ATT_ERR_INVALID_OFFSET, "read beyond the value");
           return value.subarray(offset, offset + step);
         },
         (p) => 1 + p.length,
       );
       parts.push(part);
+      // a phone's stack stops a long read at the ATT maximum (Bluedroid: offset < GATT_MAX_ATTR_LEN)
+      if (offset + part.length > ATT_MAX_VALUE) throw new AttError(ATT_ERR_INVALID_ATTR_LEN, `attribute value longer than ${ATT_MAX_VALUE} bytes`);
       if (part.length < step) break;
     }
     return concat(...parts);

@@ -187,14 +187,18 @@ export interface GattCharacteristic {
   readonly descriptors?: readonly GattDescriptor[];
   /**
    * A complete write (Write Request, or Prepare Write… + Execute Write already reassembled by the
-   * stack, up to the 512-byte ATT maximum). Runs synchronously inside the write; if it throws,
-   * the stack fails the write with an ATT error response (protocomm's "no response", as NimBLE's
-   * BLE_ATT_ERR_INVALID_PDU) and the connection stays up.
+   * stack, up to the 512-byte ATT maximum). Runs synchronously inside the write. The stack
+   * acknowledges every write: the SDK's NimBLE glue gives JavaScript no way to answer with an ATT
+   * error (modules/io/ble/server/esp32/bleserver.c writeCharacteristic), and an exception escaping
+   * into it aborts the machine, so the platform catches and logs what this throws. A request the
+   * core rejects must therefore fail the read that follows (see src/provisioning/gatt.ts).
    */
   onWrite?(connection: BleConnection, value: Uint8Array): void;
   /**
-   * The value a read returns. The stack calls it at the Read Request (offset 0) and serves the
-   * Read Blob requests that follow (offset > 0, MTU − 1 bytes each) from that same snapshot.
+   * The value a read returns, asked again for every ATT request of a long read, as NimBLE does:
+   * the Read Request (offset 0), then each Read Blob (offset = bytes received so far, MTU − 1 per
+   * response); the stack serves the offset from the value returned by that call, and fails the
+   * request with ATT "Invalid Offset" (0x07) when the value is shorter than the offset.
    */
   onRead?(connection: BleConnection): Uint8Array;
 }
@@ -218,9 +222,14 @@ export interface BlePeripheralOptions {
 }
 
 export interface BlePeripheral {
-  /** Declare the services and start advertising. */
+  /**
+   * Open a window: declare the services (the first call fixes the GATT table for the life of the
+   * unit; a later call must declare the same table or throws BleLayoutError, src/io/ble-layout.ts)
+   * and advertise. One central at a time: while it is connected the peripheral does not advertise
+   * and disconnects any other central at once; advertising resumes when it leaves.
+   */
   start(options: BlePeripheralOptions): void;
-  /** Stop advertising and drop any connection. */
+  /** Close the window: stop advertising, disconnect the central (its onDisconnect is called). */
   stop(): void;
 }
 

@@ -2,13 +2,33 @@
 // endpoint, READ|WRITE, UUID derived from the service UUID by endpoint ID, with exactly one
 // 0x2901 descriptor holding the endpoint name. A request is a write; the response is stored
 // as that characteristic's value and returned by the next read (long reads served by the stack).
+//
+// A rejected request (wrong PoP, lockout, malformed or undecryptable request): Espressif's devices
+// fail the write (NimBLE: ATT error; Bluedroid: error and disconnect). The SDK's GATT server
+// acknowledges every write (src/io/io.ts, onWrite), so the failure is carried by the read the
+// phone makes next: the first read returns REJECTION_FILLER_BYTES, more than fit in one Read
+// Response, so the phone's stack continues with a Read Blob at offset MTU − 1; that read returns
+// nothing, and the stack fails the Read Blob with ATT "Invalid Offset" (NimBLE serves each offset
+// from the value returned then). Both official libraries treat a failed read as a failed request
+// (Android BLETransport.onCharacteristicRead → ResponseListener.onFailure; iOS ESPBleTransport
+// didUpdateValueFor with an error → completion(nil, error)), which an empty value is not: Android
+// then parses the empty reply and waits forever. The filler is 0xFF, an invalid protobuf (wire
+// type 7), in case a client reads no further than the first piece.
 import { utf8 } from "../bytes/bytes.js";
 import type { BleConnection, GattCharacteristic, GattService } from "../io/io.js";
 import type { ProvisioningService } from "./service.js";
 import { characteristicUuid } from "./uuid.js";
 
+/** ATT's largest attribute value; longer than one Read Response at any MTU the peripherals negotiate (≤ 512). */
+export const REJECTION_FILLER_BYTES = 512;
+
+type Stored =
+  | { readonly kind: "response"; readonly value: Uint8Array }
+  /** A rejected request; `served` once the filler went out (the next read is the failing Read Blob). */
+  | { readonly kind: "rejected"; served: boolean };
+
 export function buildGattService(service: ProvisioningService, serviceUuid: string): GattService {
-  const responses = new Map<string, Uint8Array>(); // per characteristic, for the current connection
+  const stored = new Map<string, Stored>(); // per characteristic, for the current connection
   let owner: number | undefined;
   const characteristics: GattCharacteristic[] = service.endpoints.map(({ name, id }) => {
     const uuid = characteristicUuid(serviceUuid, id);
@@ -17,18 +37,30 @@ export function buildGattService(service: ProvisioningService, serviceUuid: stri
       properties: ["read", "write"],
       descriptors: [{ uuid: "2901", value: utf8(name) }],
       onWrite(connection: BleConnection, value: Uint8Array): void {
-        if (value.length === 0) return; // NimBLE ignores zero-length writes
+        if (value.length === 0) return; // NimBLE protocomm ignores zero-length writes
         if (owner !== connection.id) {
-          responses.clear();
+          stored.clear();
           owner = connection.id;
         }
-        responses.delete(uuid);
-        // throws ProtocommError → the stack fails the write (ATT error), no value stored
-        responses.set(uuid, service.handle(connection.id, name, value));
+        stored.delete(uuid);
+        try {
+          stored.set(uuid, { kind: "response", value: service.handle(connection.id, name, value) });
+        } catch {
+          // the service reported it (event + log); the phone learns it from the read
+          stored.set(uuid, { kind: "rejected", served: false });
+        }
       },
       onRead(connection: BleConnection): Uint8Array {
         if (owner !== connection.id) return new Uint8Array(0);
-        return responses.get(uuid) ?? new Uint8Array(0);
+        const entry = stored.get(uuid);
+        if (entry === undefined) return new Uint8Array(0);
+        if (entry.kind === "response") return entry.value;
+        if (entry.served) {
+          stored.delete(uuid); // this is the Read Blob: shorter than its offset, it fails
+          return new Uint8Array(0);
+        }
+        entry.served = true;
+        return new Uint8Array(Math.max(REJECTION_FILLER_BYTES, connection.mtu - 1)).fill(0xff);
       },
     };
   });

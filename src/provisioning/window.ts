@@ -241,15 +241,23 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
     },
   });
 
-  const useBle = (options.ble ?? true) && io.ble !== undefined;
+  // The peripheral is the unit's one GATT server (src/io/io.ts): this window opens advertising and
+  // sessions on it and close() ends them; a peripheral that refuses (e.g. another GATT table than
+  // the first window's) leaves the window to its other transports rather than failing the boot.
+  let useBle = (options.ble ?? true) && io.ble !== undefined;
   if (useBle) {
-    io.ble!.start({
-      deviceName,
-      advertisedService: serviceUuid,
-      services: [buildGattService(service, serviceUuid)],
-      onConnect: (c) => service.openSession(c.id),
-      onDisconnect: (c) => service.closeSession(c.id),
-    });
+    try {
+      io.ble!.start({
+        deviceName,
+        advertisedService: serviceUuid,
+        services: [buildGattService(service, serviceUuid)],
+        onConnect: (c) => service.openSession(c.id),
+        onDisconnect: (c) => service.closeSession(c.id),
+      });
+    } catch (e) {
+      useBle = false;
+      log.error("ble-unavailable", { error: e instanceof Error ? e.message : "unknown", code: String((e as { code?: unknown }).code ?? "") });
+    }
   }
 
   const finish = (reason: "success" | "timeout" | "closed"): void => {

@@ -136,9 +136,9 @@ export const scenarios: Scenario[] = [
       const client = new ProvisioningClient(first.transport, d.io.random, sleeper(d.io));
       await client.establishSession(1, { pop: "abcd1234" });
       // a request the device handles but rejects (unknown msg): both sides consumed the same
-      // keystream (device decrypted, client encrypted), no response; the streams stay in step
+      // keystream (device decrypted, client encrypted), no response (the read fails); the streams stay in step
       const err = await rejects(client.request("prov-config", Uint8Array.of(0x08, 0x09)), "unknown msg");
-      check(err instanceof AttError, `ATT error on failed write: ${String(err)}`);
+      check(err instanceof AttError && err.code === 0x07, `the read after the rejected request fails with ATT Invalid Offset: ${String(err)}`);
       checkEqual(await client.setConfig("home-net", "pw"), 0, "still in step after a handler error");
       // a request the link rejects before the device decrypts it (over the 512-byte ATT maximum):
       // the client's keystream advanced by 600 bytes, the device's did not → desynchronised
@@ -164,13 +164,13 @@ export const scenarios: Scenario[] = [
       const garbage = [Uint8Array.of(0x0a, 0x05, 0x01), Uint8Array.of(0x08), Uint8Array.of(0x0b, 0x00), Uint8Array.of(0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)];
       for (const g of garbage) {
         const e = await rejects(transport.send("prov-session", g), "prov-session garbage");
-        check(e instanceof AttError, "prov-session: ATT error");
+        check(e instanceof AttError && e.code === 0x07, "prov-session: the read fails (ATT Invalid Offset)");
       }
       await client.establishSession(0);
       for (const endpoint of ["prov-config", "prov-scan", "prov-ctrl", "cloud_user_assoc", "ch_resp"]) {
         for (const g of garbage) {
           const e = await rejects(transport.send(endpoint, g), `${endpoint} garbage`);
-          check(e instanceof AttError, `${endpoint}: ATT error for malformed protobuf`);
+          check(e instanceof AttError && e.code === 0x07, `${endpoint}: the read fails (ATT Invalid Offset) for malformed protobuf`);
         }
       }
       // a wire-type mismatch on a known field is malformed too

@@ -23,13 +23,14 @@ export interface BoardIoOptions {
 
 export function createBoardIo(options: BoardIoOptions): Io {
   const log = options.log ?? traceSink;
-  const ble = createBle(new Logger(log, boardClock.now, "ble"));
+  const timers = new BoardTimers();
+  const ble = createBle(new Logger(log, boardClock.now, "ble"), timers);
   return {
     network: new BoardNetwork(),
     ...(ble !== undefined ? { ble } : {}),
     wifi: new BoardWifi(options.sntp),
     storage: new PreferenceStorage(options.storageNamespace),
-    timers: new BoardTimers(),
+    timers,
     clock: createBoardClock(),
     random: boardRandom,
     crypto: boardCrypto,

@@ -34,7 +34,7 @@ export type Checks = [
   Conforms<typeof FakeTCP, typeof RealTCP>,
   Conforms<typeof FakeTLS, typeof RealTLS>,
   Conforms<typeof FakeUDP, typeof RealUDP>,
-  Conforms<Pick<typeof FakeGATTServer, "properties" | "advertise">, Pick<typeof RealGATTServer, "properties" | "advertise">>,
+  Conforms<Pick<typeof FakeGATTServer, "properties">, Pick<typeof RealGATTServer, "properties">>,
   Conforms<InstanceType<typeof FakeGATTServer>, InstanceType<typeof RealGATTServer>>,
   // The SDK's Timer handle is opaque (a private brand no fake can have): compare the delays and the clear() argument.
   Conforms<Parameters<typeof RealTimer.set>[1], Parameters<typeof FakeTimer.set>[1]>,

@@ -35,7 +35,11 @@ export const world = {
   config: {} as Record<string, unknown>,
 };
 
+/** Fakes whose state lives beside `world` (e.g. the BLE stack) register their reset here. */
+export const onReset: (() => void)[] = [];
+
 export function resetWorld(): void {
+  for (const reset of onReset) reset();
   world.now = 5_000;
   world.ticks = 0;
   world.timers = [];

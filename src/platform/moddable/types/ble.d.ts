@@ -36,10 +36,12 @@ declare module "embedded:io/bluetoothle/peripheral" {
     characteristics?: GATTServerCharacteristic[];
   }
 
+  /** Serialised by convert() in bleserver.js into at most 31 bytes ("unrecognized …" for other keys). */
   interface AdvertisingRecords {
     name?: string;
     /** 16-, 32- or 128-bit UUIDs as hex strings. */
     services?: string[];
+    /** The AD flags byte as given. The ESP32 GATTServer has no static `advertise` (only the SDK's typings declare one). */
     flags?: number;
   }
 
@@ -63,10 +65,6 @@ declare module "embedded:io/bluetoothle/peripheral" {
       readonly write: number;
       readonly writeWithOutResponse: number;
       readonly notify: number;
-    };
-    static readonly advertise: {
-      readonly generalDiscoverable: number;
-      readonly bleOnly: number;
     };
   }
 
