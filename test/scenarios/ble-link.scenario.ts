@@ -17,7 +17,7 @@ function rig(ctx: ScenarioContext) {
   const d = ctx.device();
   const radio = new SimBleRadio();
   const dev = withRadios(d.io, radio, undefined, { scanMs: 5, connectMs: 10 });
-  const identity = generateIdentity(d.io.random);
+  const identity = generateIdentity(d.io);
   const events: WindowEvent[] = [];
   const open = (extra: ProvisioningWindowOptions = {}) => openProvisioningWindow(dev.io, identity, {
     security: 1,
