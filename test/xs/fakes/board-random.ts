@@ -1,4 +1,5 @@
-// Fake of our native "board-random" module: deterministic bytes, buffer shapes checked like
+// Fake of our native "board-random" module. Mirrors src/platform/moddable/native/ (ours, not the
+// SDK's: esp_fill_random into the buffer): deterministic bytes, buffer shapes checked like
 // xsmcGetBufferWritable does (an ArrayBuffer or a view).
 import { world } from "./world.js";
 

@@ -1,4 +1,5 @@
-// The globals a Moddable app has and the glue uses: System (from the SDK's "system" module) and
+// The globals a Moddable app has and the glue uses: System (modules/io/system/system.js + system.c,
+// installed by modules/io/manifest.json: restart() → esp_restart, resolve(name, callback)) and
 // trace. Installed before the glue is evaluated.
 import { addTimer, world } from "./world.js";
 

@@ -1,4 +1,7 @@
-// Fake "sntp": answers from world.sntpSeconds one timer turn later (time), or reports error.
+// Fake "sntp". Mirrors modules/network/sntp/sntp.js: new SNTP({host}, callback); callback(SNTP.time,
+// seconds) or callback(SNTP.error, message) (whose return may name another host; not used by the
+// glue); constants time = 1, retry = 2, error = -1. Answers from world.sntpSeconds one timer turn
+// later.
 import { addTimer, world } from "./world.js";
 
 export default class SNTP {

@@ -1,4 +1,5 @@
-// Fakes of the ECMA-419 sockets with the SDK's rules: TCP needs an IP address (lwIP does not
+// Fakes of the ECMA-419 sockets (mirrors modules/io/socket/lwip/tcp.js + tcp.c, udp.js + udp.c;
+// TLS: examples/io/tcp/tlssocket/tlssocket.js) with the SDK's rules: TCP needs an IP address (lwIP does not
 // resolve names), a write larger than the last onWritable count throws, nothing is delivered after
 // close. The test plays the peer through `peers`.
 import { bytesOf, isIpv4 } from "./world.js";

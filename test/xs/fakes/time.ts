@@ -1,3 +1,5 @@
+// Fake "time". Mirrors modules/base/time/time.js (+ esp/modTime.c): Time.set(seconds since the
+// epoch) sets the wall clock Date.now() reads; Time.ticks is the millisecond tick counter.
 import { world } from "./world.js";
 
 const Time = {

@@ -1,4 +1,7 @@
-// Fake of the SDK's "timer" module on the world's manual clock.
+// Fake of the SDK's "timer" module on the world's manual clock. Mirrors modules/base/timer/modTimer.c:
+// set(callback, delay = 0, repeat = 0); clear() of undefined, of a fired one-shot timer or of
+// anything that is not a timer returns silently (xsGetHostDataIf). An exception escaping a callback
+// is fxAbort on the board (xsBeginHost/xsEndHost); here it propagates and fails the check.
 import { addTimer, world, type FakeTimer } from "./world.js";
 
 export default class Timer {
@@ -7,8 +10,7 @@ export default class Timer {
     return addTimer(callback, delay, repeat);
   }
   static clear(timer: FakeTimer | undefined): void {
-    if (timer === undefined) return;
-    if (!world.timers.includes(timer) && !timer.cleared) throw new Error("Timer.clear: not a timer");
+    if (timer === undefined || !world.timers.includes(timer)) return;
     timer.cleared = true;
   }
 }

@@ -23,7 +23,8 @@ export const world = {
   /** Seconds since the epoch that SNTP answers with; undefined = no answer (error). */
   sntpSeconds: undefined as number | undefined,
   sntpRequests: 0,
-  wifiMode: 0,
+  /** WiFi.mode: -5 (off) until Wi-Fi is initialised, as the ESP32's xs6wifi.c reports. */
+  wifiMode: -5,
   mac: "a4:d1:8c:db:c0:20",
   ip: "192.0.2.7",
   restarts: 0,
@@ -47,7 +48,7 @@ export function resetWorld(): void {
   world.dns.clear();
   world.sntpSeconds = undefined;
   world.sntpRequests = 0;
-  world.wifiMode = 0;
+  world.wifiMode = -5;
   world.restarts = 0;
   world.randomBytes = 0;
   world.digests = 0;
