@@ -4,20 +4,22 @@
 //
 // Steps: (1) bundle each npm specifier the core imports (@noble/*) into build/board/npm/ as one
 // ES module (mcconfig does no node_modules lookup; Ed25519 without its 1.6 MB precompute table);
-// (2) run mcconfig -d -m -p <platform> manifest.json, with the factory config from manifest.json
+// (2) run mcconfig -d -m -t build -p <platform> manifest.json, with the factory config from manifest.json
 // and any key=value overrides given after "--".
 import { build } from "esbuild";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ed25519WithoutPrecompute, repoRoot } from "./bundle.js";
+import { boardGraph, ed25519WithoutPrecompute, repoRoot } from "./bundle.js";
+import { fail, sdkOrExplain } from "./sdk.js";
 
-/** npm specifier (as imported by src/) → module file under build/board/npm (manifest.json maps these). */
+/**
+ * npm specifier → module file under build/board/npm (manifest.json maps these). Only what the board
+ * image reaches: its crypto is the SDK's (src/platform/moddable/crypto.ts), so @noble/hashes,
+ * @noble/ciphers and @noble/curves stay out.
+ */
 export const NPM_MODULES: Readonly<Record<string, string>> = {
   "@noble/ed25519": "noble-ed25519",
-  "@noble/hashes/sha2.js": "noble-hashes-sha2",
-  "@noble/curves/ed25519.js": "noble-curves-ed25519",
-  "@noble/ciphers/aes.js": "noble-ciphers-aes",
 };
 
 /**
@@ -27,44 +29,19 @@ export const NPM_MODULES: Readonly<Record<string, string>> = {
  */
 const NPM_TYPES: Readonly<Record<string, string>> = {
   "@noble/ed25519": "../../../node_modules/@noble/ed25519",
-  "@noble/hashes/sha2.js": "../../../node_modules/@noble/hashes/sha2.js",
-  "@noble/curves/ed25519.js": "../../../node_modules/@noble/curves/ed25519.js",
-  "@noble/ciphers/aes.js": "../../../node_modules/@noble/ciphers/aes.js",
 };
 
-function fail(lines: string[]): never {
-  for (const line of lines) console.error(line);
-  process.exit(1);
-}
 
-function sdkOrExplain(): string {
-  const moddable = process.env.MODDABLE;
-  const missing: string[] = [];
-  if (!moddable || !existsSync(join(moddable, "tools", "mcmanifest.js"))) missing.push("  - $MODDABLE must point at a Moddable SDK checkout (written against 8.2.3, commit 48ee02d8).");
-  const which = spawnSync("sh", ["-c", "command -v mcconfig"], { encoding: "utf8" });
-  if (which.status !== 0) missing.push("  - mcconfig must be on $PATH ($MODDABLE/build/bin/<host>/release after building the SDK tools).");
-  if (missing.length > 0) {
-    fail([
-      "Cannot build the board firmware: the Moddable SDK is not installed here.",
-      ...missing,
-      "Install: https://github.com/Moddable-OpenSource/moddable/blob/public/documentation/Moddable%20SDK%20-%20Getting%20Started.md",
-      "  (host tools: cd $MODDABLE/build/makefiles/lin && make; for ESP32 also ESP-IDF v5 with $IDF_PATH set and export.sh sourced)",
-      "The simulator tests (npm test) do not need the SDK.",
-    ]);
-  }
-  return moddable!;
-}
-
-/** Every @noble specifier imported under src/ must have a bundle and a manifest mapping. */
-function checkNpmCoverage(): void {
+/** Every npm package the board image reaches must have a bundle and a manifest mapping. */
+async function checkNpmCoverage(): Promise<void> {
   const manifest = JSON.parse(readFileSync(join(repoRoot, "manifest.json"), "utf8")) as { modules: Record<string, string> };
-  const found = spawnSync("grep", ["-rhoE", "from \"@noble/[^\"]+\"", join(repoRoot, "src")], { encoding: "utf8" }).stdout;
-  const used = new Set([...found.matchAll(/"(@noble\/[^"]+)"/g)].map((m) => m[1]!));
-  for (const specifier of used) {
-    const file = NPM_MODULES[specifier];
-    const key = specifier.replace(/\.js$/, ""); // XS drops ".js" when it resolves a specifier
-    if (file === undefined || manifest.modules[key] !== `./build/board/npm/${file}`) {
-      fail([`src/ imports ${specifier}, which has no bundle in host-sim/board/build.ts or no "${key}" entry in manifest.json.`]);
+  for (const platform of ["esp32", "lin"] as const) {
+    for (const name of (await boardGraph(platform)).keys()) {
+      if (name.startsWith("src/")) continue;
+      const specifier = Object.keys(NPM_MODULES).find((s) => name.startsWith(`${s}/`));
+      if (specifier === undefined || manifest.modules[specifier] !== `./build/board/npm/${NPM_MODULES[specifier]}`) {
+        fail([`the board image reaches ${name}, which has no bundle in host-sim/board/build.ts or no manifest.json entry.`]);
+      }
     }
   }
 }
@@ -93,7 +70,7 @@ if (which === "esp32") {
   extra = rest;
 } else if (which === "npm") {
   // only step (1): no SDK needed
-  checkNpmCoverage();
+  await checkNpmCoverage();
   await bundleNpm();
   console.log(`bundled ${Object.keys(NPM_MODULES).join(", ")} into build/board/npm/`);
   process.exit(0);
@@ -104,10 +81,15 @@ if (which === "esp32") {
   fail(["usage: tsx host-sim/board/build.ts esp32 [target] [key=value…] | sim [key=value…] | npm"]);
 }
 
-sdkOrExplain();
-checkNpmCoverage();
+const path = sdkOrExplain();
+await checkNpmCoverage();
 await bundleNpm();
-const args = ["-d", "-m", "-p", platform, "-o", join(repoRoot, "build", "board", "mc"), join(repoRoot, "manifest.json"), ...extra];
+// mcconfig writes into -o but does not create it (a fresh clone failed with "directory not found").
+const out = join(repoRoot, "build", "board", "mc");
+mkdirSync(out, { recursive: true });
+// -t build: only build. The default target of a debug build runs `pkill mcsim` / `pkill serial2xsbug`
+// and launches the simulator, which would end anyone's simulator on this machine.
+const args = ["-d", "-m", "-t", "build", "-p", platform, "-o", out, join(repoRoot, "manifest.json"), ...extra];
 console.log(`mcconfig ${args.join(" ")}`);
-const result = spawnSync("mcconfig", args, { cwd: repoRoot, stdio: "inherit" });
+const result = spawnSync("mcconfig", args, { cwd: repoRoot, stdio: "inherit", env: { ...process.env, PATH: path } });
 process.exit(result.status ?? 1);

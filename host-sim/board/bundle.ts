@@ -151,3 +151,61 @@ export async function unpreloadableImports(moduleName: string): Promise<string[]
   });
   return Object.keys(result.metafile!.inputs).filter((file) => NOT_PRELOADABLE.test(file));
 }
+
+/** One module of the board image as the manifest names it, with what it imports. */
+export interface BoardModule {
+  /** Manifest name: "src/…" without extension (ble-absent.ts stands for "src/platform/moddable/ble"), or the npm file. */
+  readonly name: string;
+  /** SDK module specifiers it imports directly. */
+  readonly sdk: readonly string[];
+  /** Names (as above) of the modules of ours and npm files it imports directly. */
+  readonly imports: readonly string[];
+}
+
+function manifestName(file: string): string {
+  const rel = file.startsWith(repoRoot) ? file.slice(repoRoot.length + 1) : file;
+  if (rel.includes("node_modules/")) return rel.slice(rel.indexOf("node_modules/") + "node_modules/".length);
+  const name = rel.replace(/\.ts$/, "");
+  return name === "src/platform/moddable/ble-absent" ? "src/platform/moddable/ble" : name;
+}
+
+/**
+ * Every module the board firmware reaches from main (what mcconfig must link, nothing more), for
+ * the ESP32 (BLE) or the desktop simulator (ble-absent). Type-only imports are not edges.
+ */
+export async function boardGraph(platform: "esp32" | "lin" = "esp32"): Promise<Map<string, BoardModule>> {
+  const result = await build({
+    ...common,
+    absWorkingDir: repoRoot,
+    entryPoints: [join(glueDir, "main.ts")],
+    format: "esm",
+    metafile: true,
+    plugins: [sdkPlugin("external", platform === "lin")],
+  });
+  const graph = new Map<string, BoardModule>();
+  for (const [file, input] of Object.entries(result.metafile!.inputs)) {
+    const name = manifestName(resolve(repoRoot, file));
+    graph.set(name, {
+      name,
+      sdk: input.imports.filter((i) => i.external).map((i) => i.path),
+      imports: input.imports.filter((i) => !i.external).map((i) => manifestName(resolve(repoRoot, i.path))),
+    });
+  }
+  return graph;
+}
+
+/** The SDK modules `name` reaches through the board graph (its own imports and everything below). */
+export function sdkReach(graph: ReadonlyMap<string, BoardModule>, name: string): Set<string> {
+  const seen = new Set<string>();
+  const sdk = new Set<string>();
+  const visit = (n: string): void => {
+    if (seen.has(n)) return;
+    seen.add(n);
+    const m = graph.get(n);
+    if (m === undefined) return;
+    for (const s of m.sdk) sdk.add(s);
+    for (const i of m.imports) visit(i);
+  };
+  visit(name);
+  return sdk;
+}

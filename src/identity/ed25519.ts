@@ -7,7 +7,9 @@ import type { CryptoProvider } from "../crypto/provider.js";
 function use(crypto: CryptoProvider): void {
   ed.hashes.sha512 = (message) => {
     const digest = crypto.sha512(message);
-    return new Uint8Array(digest.buffer.slice(digest.byteOffset, digest.byteOffset + digest.length)) as Uint8Array<ArrayBuffer>;
+    const out = new Uint8Array(digest.length); // noble's type wants a plain ArrayBuffer behind it
+    out.set(digest);
+    return out;
   };
 }
 

@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { XsWorker } from "../../host-sim/xs/worker.js";
-import { bundleWithFakes, declaredModules, fakesDir, glueDir, NO_PRECOMPUTE, repoRoot, SDK_MODULES, unpreloadableImports } from "../../host-sim/board/bundle.js";
+import { boardGraph, bundleWithFakes, declaredModules, sdkReach, fakesDir, glueDir, NO_PRECOMPUTE, repoRoot, SDK_MODULES, unpreloadableImports } from "../../host-sim/board/bundle.js";
 
 const prelude = readFileSync(join(repoRoot, "host-sim", "xs", "guest", "board-prelude.js"), "utf8");
 
@@ -53,6 +53,36 @@ test("manifest.json preloads only modules whose imports can be preloaded (no npm
     assert.deepEqual(bad, [], `${name} is preloaded but imports npm code that creates typed arrays at load (read-only once preloaded)`);
   }
   assert.ok(!manifest.preload.some((name) => /^@noble\/(hashes|ciphers|curves)/.test(name)), "a @noble module with load-time typed arrays is preloaded");
+});
+
+type Manifest = { preload: string[]; modules: Record<string, string>; platforms: Record<string, { modules?: Record<string, string> }> };
+const manifest = JSON.parse(readFileSync(join(repoRoot, "manifest.json"), "utf8")) as Manifest;
+
+for (const platform of ["esp32", "lin"] as const) {
+  test(`manifest.json links exactly the modules main reaches on ${platform} (no dead modules: the phone-side client, the JS crypto provider, @noble/curves)`, async () => {
+    const graph = await boardGraph(platform);
+    const reached = [...graph.keys()].filter((n) => n.startsWith("src/")).sort();
+    const listed = Object.keys({ ...manifest.modules, ...manifest.platforms[platform]?.modules }).filter((n) => n.startsWith("src/")).sort();
+    assert.deepEqual(listed, reached);
+    for (const dead of ["src/provisioning/client", "src/crypto/js-provider"]) assert.ok(!listed.includes(dead), `${dead} is in the image`);
+    const npm = [...graph.keys()].filter((n) => !n.startsWith("src/"));
+    assert.deepEqual(npm, ["@noble/ed25519/index.js"], "npm code in the board image besides @noble/ed25519");
+    assert.deepEqual(Object.keys(manifest.modules).filter((n) => n.startsWith("@")), ["@noble/ed25519"]);
+  });
+}
+
+test("nothing preloaded reaches the SDK's preference module or mc/config (preload-created objects cannot be JSON.stringify'd: every Preference write on lin failed)", async () => {
+  for (const platform of ["esp32", "lin"] as const) {
+    const graph = await boardGraph(platform);
+    for (const name of manifest.preload.filter((n) => n.startsWith("src/"))) {
+      const reach = sdkReach(graph, name);
+      for (const forbidden of ["preference", "mc/config"]) {
+        assert.ok(!reach.has(forbidden), `${name} is preloaded but reaches "${forbidden}" on ${platform}`);
+      }
+    }
+    // the rule has teeth: the modules left out are the ones that reach it
+    assert.ok(sdkReach(graph, "src/platform/moddable/io").has("preference"));
+  }
 });
 
 const names = await (async () => {

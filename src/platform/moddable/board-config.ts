@@ -31,6 +31,20 @@ export interface BoardConfig {
   };
 }
 
+/**
+ * A plain copy of mc/config (objects, arrays, strings, numbers, booleans). mc/config is created at
+ * preload, and XS refuses to JSON.stringify any preload-created object ("read only value",
+ * xsJSON.c): nothing the firmware keeps, stores or logs may be one of its objects.
+ */
+export function copyConfig(value: unknown, depth = 0): unknown {
+  if (depth > 16) throw new BoardConfigError("(config)", "nested too deeply");
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map((item) => copyConfig(item, depth + 1));
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = copyConfig((value as Record<string, unknown>)[key], depth + 1);
+  return copy;
+}
+
 const UUID128 = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function parseBoardConfig(config: Readonly<Record<string, unknown>>): BoardConfig {

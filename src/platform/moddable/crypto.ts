@@ -1,6 +1,7 @@
 // The crypto provider on the board: the SDK's native modules (modules/crypt): Digest (SHA-256/512
 // in C), BlockCipher("AES") and Mode("CTR") in C, and the SDK's GCM (its CTR mode and GHASH in C).
 // Nothing here builds a table in the XS heap; a cipher object is a small host chunk, made per call.
+/// <reference path="./types/untyped.d.ts" />
 import { BlockCipher, Digest, Mode } from "crypt";
 import GCM from "gcm";
 import type { CipherStream, CryptoProvider, HashName } from "../../crypto/provider.js";

@@ -1,12 +1,12 @@
 // The board's entry point: build the Io from the SDK, configure the core for the board, boot.
 // The SDK calls the main module's default export once the preloaded modules (and, in development
 // builds with `ssid=`, setup/network's Wi-Fi join and SNTP) are done.
-import config from "mc/config";
+import mcConfig from "mc/config";
 import { Device } from "../../lifecycle/device.js";
 import { parseFactoryConfig } from "../../config/factory-config.js";
 import { Logger } from "../../log/logger.js";
 import { createBoardIo } from "./io.js";
-import { parseBoardConfig } from "./board-config.js";
+import { copyConfig, parseBoardConfig } from "./board-config.js";
 import { readFactoryPop } from "./pop.js";
 import { traceSink } from "./log.js";
 import { boardClock } from "./clock.js";
@@ -16,6 +16,7 @@ export default function main(): Device | undefined {
   let board;
   let factory;
   try {
+    const config = copyConfig(mcConfig) as Readonly<Record<string, unknown>>;
     board = parseBoardConfig(config);
     factory = parseFactoryConfig(config.factory); // a bad fleet build stops here, with the field named
   } catch (e) {

@@ -178,7 +178,9 @@ class StreamSocket implements Socket {
  */
 function tappedTcp(tap: ServerCertificateTap): typeof TCP {
   return class TappedTcp extends TCP {
-    override read(into?: number): number | ArrayBuffer {
+    override read(byteLength?: number): number | ArrayBuffer;
+    override read(buffer: ByteBuffer): void;
+    override read(into?: number | ByteBuffer): number | ArrayBuffer | void {
       const result = (TCP.prototype.read as (this: TCP, into?: unknown) => number | ArrayBuffer).call(this, into);
       const view = into as unknown;
       if (!tap.done) {
@@ -242,10 +244,14 @@ export class BoardNetwork implements Network {
       transport = tappedTcp(tap);
       socket.peerKeyFrom(() => (tap.leaf === undefined ? undefined : sha256(subjectPublicKeyInfo(tap.leaf))));
     }
-    this.#dial(socket, options.host, (address): RawStream => new TLSSocket({
-      address, host: options.host, port: options.port, nodelay: true, format: "buffer",
-      secure, TCP: { io: transport }, ...socket.callbacks(),
-    }));
+    this.#dial(socket, options.host, (address): RawStream => {
+      // Not a fresh literal: the SDK's typings (tls.d.ts) do not list the TCP option tlssocket.js reads.
+      const tlsOptions = { address, host: options.host, port: options.port, nodelay: true, format: "buffer" as const, secure, TCP: { io: transport }, ...socket.callbacks() };
+      const tls = new TLSSocket(tlsOptions);
+      // read() without a count returns everything waiting (tlssocket.js); the SDK's typings require a count.
+      const readAll = tls.read as unknown as (this: TLSSocket) => ArrayBuffer | undefined;
+      return { read: () => readAll.call(tls), write: (data) => void tls.write(data), close: () => tls.close() };
+    });
     return socket;
   }
 

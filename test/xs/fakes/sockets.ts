@@ -117,9 +117,13 @@ export class TLSSocket {
     this.#peer = new FakePeer("tls", options, options);
     peers.push(this.#peer);
   }
-  read(): ArrayBuffer | undefined { return this.#peer.read(); }
-  write(data: ArrayBuffer | ArrayBufferView): void { this.#peer.write(data); }
-  close(): void { this.#peer.close(); }
+  /** tlssocket.js: no count = everything waiting (the only form the glue uses). */
+  read(count?: number | ArrayBufferLike): ArrayBuffer | undefined {
+    if (count !== undefined) throw new Error("fake TLSSocket: the glue reads everything (no count)");
+    return this.#peer.read();
+  }
+  write(data: ArrayBufferLike | ArrayBufferView): number { this.#peer.write(data); return bytesOf(data, "write").length; }
+  close(): undefined { this.#peer.close(); return undefined; }
 }
 
 type Packet = ArrayBuffer & { readonly address: string; readonly port: number };

@@ -24,6 +24,11 @@ declare module "embedded:io/socket/tcp" {
     constructor(options: TcpOptions);
     /** With format "buffer": everything waiting, or undefined when nothing is (the SDK's typings omit undefined). */
     read(byteLength?: number): number | ArrayBuffer;
+    /**
+     * Fill `buffer` (the SDK's TLS session reads records this way). The runtime returns the count
+     * it filled; the SDK's typings say void.
+     */
+    read(buffer: ByteBuffer): void;
     /** Throws when more is written than the last onWritable allowed. */
     write(data: number | ByteBuffer): void;
     close(): void;
@@ -57,11 +62,13 @@ declare module "embedded:io/socket/tcp/tls" {
     TCP: { io: typeof TCP };
   }
 
+  /** As the SDK's typings/embedded_io/socket/tls.d.ts declares it (the glue casts where it relies on the runtime). */
   export default class TLSSocket {
     constructor(options: TlsOptions);
-    read(): ArrayBuffer | undefined;
-    write(data: ByteBuffer): void;
-    close(): void;
+    /** At run time (tlssocket.js) no count returns everything waiting; the typings require one. */
+    read(count: number | ArrayBufferLike): undefined | ArrayBufferLike;
+    write(buffer: ArrayBufferLike): number;
+    close(): undefined;
   }
 }
 
