@@ -11,6 +11,8 @@ import type { WifiAuthMode, WifiConnectOptions, WifiEvent, WifiNetwork, WifiStat
 import { fromUtf8, utf8 } from "../../bytes/bytes.js";
 import { toArrayBuffer } from "./pem.js";
 import { clockIsSet, syncClock } from "./clock.js";
+import { BoardTimers } from "./timers.js";
+import { ClockSync } from "../../time/clock-sync.js";
 
 const AUTH_MODES: Readonly<Record<string, WifiAuthMode>> = Object.freeze({
   none: "open",
@@ -51,13 +53,21 @@ function bssidBytes(bssid: ArrayBuffer | undefined): Uint8Array {
 }
 
 export class BoardWifi implements WifiStation {
-  readonly #sntpHost: string | undefined;
+  readonly #clock: ClockSync | undefined;
   #station: WiFi | undefined;
   #scanning = false;
 
-  /** `sntpHost`: where to get the time after joining when the clock is still unset (TLS needs it). */
+  /**
+   * `sntpHost`: where to get the time after joining while the clock is unset (TLS needs it);
+   * attempts repeat with back-off until the clock is set, across joins (src/time/clock-sync.ts).
+   */
   constructor(sntpHost?: string) {
-    this.#sntpHost = sntpHost;
+    this.#clock = sntpHost === undefined ? undefined : new ClockSync(new BoardTimers(), clockIsSet, (done) => syncClock(sntpHost, done));
+  }
+
+  /** The SNTP schedule (for checks). */
+  get clockSync(): ClockSync | undefined {
+    return this.#clock;
   }
 
   start(): void {
@@ -105,9 +115,10 @@ export class BoardWifi implements WifiStation {
         associated = true;
       } else if (message === "gotIP") {
         const up = () => { if (this.#station === station) onEvent({ type: "connected", ip: Net.get("IP", "station") ?? "" }); };
-        // "connected" is reported once TLS can work: with the time set (or SNTP having failed).
-        if (this.#sntpHost === undefined || clockIsSet()) up();
-        else syncClock(this.#sntpHost, up);
+        // "connected" is reported once TLS can work: with the time set, or after the first attempt
+        // failed (retries then go on in the background with back-off until the clock is set).
+        if (this.#clock === undefined) up();
+        else this.#clock.kick(up);
       } else if (message === "disconnect") {
         const failure = reason === -1 ? "auth-error" : associated ? "connection-lost" : "network-not-found";
         associated = false;

@@ -171,6 +171,37 @@ const checks: Record<string, () => "again" | undefined | void> = {
     device.shutdown();
   },
 
+  "wifi: SNTP retried with back-off while the clock is unset (M6): connected after the first failure, 2 s, 4 s … later attempts, none once set, none extra per rejoin"() {
+    const io = freshIo();
+    radio.instances.length = 0;
+    const events: WifiEvent[] = [];
+    io.wifi!.connect({ ssid: utf8("Lab"), passphrase: Secret.fromString("correct horse") }, (e) => events.push(e));
+    advance(1);
+    world.now = 10_000; // a board at power-on: clock unset
+    world.sntpSeconds = undefined; // the server does not answer
+    radio.emit("connect");
+    radio.emit("gotIP");
+    advance(100);
+    eq(world.sntpRequests, 1, "first SNTP attempt on the join");
+    eq(events.at(-1), { type: "connected", ip: "192.0.2.7" }, "connected reported after the failed attempt");
+    advance(2_000);
+    eq(world.sntpRequests, 2, "retried 2 s later, without a rejoin");
+    radio.emit("disconnect", 0);
+    radio.emit("connect");
+    radio.emit("gotIP"); // a rejoin during the back-off: reported at once, no extra attempt
+    eq(events.at(-1), { type: "connected", ip: "192.0.2.7" }, "rejoin reported");
+    eq(world.sntpRequests, 2, "a rejoin does not add an attempt");
+    advance(4_100);
+    eq(world.sntpRequests, 3, "then 4 s later");
+    world.sntpSeconds = 1_800_000_000;
+    advance(8_100);
+    eq(world.sntpRequests, 4, "then 8 s later");
+    check(world.now >= 1_800_000_000_000, "clock set by the answered attempt");
+    advance(600_000);
+    eq(world.sntpRequests, 4, "no attempt once the clock is set");
+    io.wifi!.disconnect();
+  },
+
   // The strategy chain runs on promises, and XS runs promise jobs between commands: this check
   // answers "again" until the dial shows up (the Node side asks again, up to a limit).
   "main dials the bootstrap service over TLS through the glue: DNS, SNI, CA as DER"() {
