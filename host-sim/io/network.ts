@@ -1,11 +1,19 @@
 // The I/O object's `Network` over node:net, node:tls and node:dgram.
+//
+// TLS is verified by the firmware's own verifier (src/tls/verified-tls.ts), exactly as on the
+// board: Node's TLS client runs with its certificate checks off over a TCP connection whose bytes
+// the core's handshake observer reads (tls-tap.ts), and the core decides before the caller hears
+// onWritable. Node only negotiates; every TLS connection in the suite passes through the observer.
 import { createHash } from "node:crypto";
 import { connect as netConnect, isIP, type Socket as NodeSocket } from "node:net";
-import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
-import type { Clock, Network, Socket, SocketError, TcpOptions, TlsOptions, UdpOptions, UdpSocket } from "../../src/io/io.js";
+import { connect as tlsConnect, rootCertificates, type ConnectionOptions, type TLSSocket } from "node:tls";
+import type { Clock, LogSink, Network, Socket, SocketError, TcpOptions, TlsOptions, UdpOptions, UdpSocket } from "../../src/io/io.js";
+import { verifiedTls, type TransportTap } from "../../src/tls/verified-tls.js";
+import { nodeSignatureVerifier } from "./signatures.js";
 import { tlsError } from "./socket-errors.js";
 import { StreamSocket } from "./socket.js";
-import { boardConnectionOptions, clientKeyProblem, serverIdentityCheck, type TlsProfile } from "./tls-profile.js";
+import { TappedTransport } from "./tls-tap.js";
+import { boardConnectionOptions, clientKeyProblem, nodeConnectionOptions, type TlsProfile } from "./tls-profile.js";
 import { NodeUdpSocket } from "./udp.js";
 
 export { BOARD_CIPHERS, type TlsProfile } from "./tls-profile.js";
@@ -33,13 +41,17 @@ export interface NodeNetworkOptions {
   readonly connectTimeoutMs?: number;
   /** Told about every TLS connection once its handshake is done. */
   readonly onTlsSession?: (info: TlsSessionInfo) => void;
+  /** Where the TLS verifier's verdicts are logged (the device's log). */
+  readonly log?: LogSink;
 }
 
 const sessions = new WeakMap<Socket, TlsSessionInfo>();
+/** The verified socket the core holds → Node's socket under it. */
+const platformSocket = new WeakMap<Socket, Socket>();
 
 /** What `socket`'s TLS handshake negotiated; undefined for TCP or before the handshake. */
 export function tlsSessionInfo(socket: Socket): TlsSessionInfo | undefined {
-  return sessions.get(socket);
+  return sessions.get(platformSocket.get(socket) ?? socket);
 }
 
 export class NodeNetwork implements Network {
@@ -61,15 +73,30 @@ export class NodeNetwork implements Network {
   }
 
   tls(options: TlsOptions): Socket {
+    let inner: Socket | undefined;
+    const socket = verifiedTls(options, (o, tap) => (inner = this.uncheckedTls(o, tap)), {
+      clock: this.#options.clock,
+      signatures: nodeSignatureVerifier,
+      sha256: (data) => new Uint8Array(createHash("sha256").update(data).digest()),
+      log: this.#options.log ?? (() => {}),
+      defaultAnchors: () => rootCertificates.join("\n"),
+    });
+    if (inner) platformSocket.set(socket, inner);
+    return socket;
+  }
+
+  /**
+   * Node's TLS client with its certificate checks off, every transport byte shown to `tap`: the
+   * platform half of verified TLS (src/tls/verified-tls.ts), also used by the XS bridge, whose
+   * verifier runs inside XS.
+   */
+  uncheckedTls(options: TlsOptions, tap: TransportTap): Socket {
     const serverName = options.serverName ?? options.host;
-    const socket: TlsStreamSocket = this.#track((onFinished) => new TlsStreamSocket(options, {
+    const socket: StreamSocket = this.#track((onFinished) => new StreamSocket(options, {
       ...this.#common(options, true),
       onFinished,
-      open: () => this.#openTls(options, serverName),
-      onReady: (node) => {
-        socket.recordPeerKey(node as TLSSocket);
-        this.#recordSession(socket, node as TLSSocket, options, serverName);
-      },
+      open: () => this.#openTls(options, serverName, tap),
+      onReady: (node) => this.#recordSession(socket, node as TLSSocket, options, serverName),
     }));
     return socket;
   }
@@ -109,48 +136,30 @@ export class NodeNetwork implements Network {
     };
   }
 
-  #openTls(options: TlsOptions, serverName: string): NodeSocket | SocketError {
+  #openTls(options: TlsOptions, serverName: string, tap: TransportTap): NodeSocket | SocketError {
     const where = `${options.host}:${options.port}`;
     const problem = clientCredentialProblem(this.profile, options);
     if (problem) return tlsError(where, problem);
-    if (options.trustOnFirstUse) return this.#openTrustOnFirstUse(options, serverName);
+    if (options.trustOnFirstUse && (options.clientCertificate !== undefined || options.clientKey !== undefined)) {
+      return tlsError(where, "trust on first use takes no client certificate");
+    }
     const connection: ConnectionOptions = {
-      host: options.host,
-      port: options.port,
-      // Node refuses an IP address as SNI (RFC 6066 forbids it); the certificate's IP SAN is still checked.
+      socket: new TappedTransport(options.host, options.port, tap),
+      // Node refuses an IP address as SNI (RFC 6066 forbids it); the verifier still matches the IP SAN.
       ...(isIP(serverName) ? {} : { servername: serverName }),
-      ...(options.ca !== undefined ? { ca: options.ca } : {}),
       ...(options.clientCertificate !== undefined ? { cert: options.clientCertificate } : {}),
       ...(options.clientKey !== undefined ? { key: options.clientKey.revealString() } : {}),
       ...(options.alpn !== undefined ? { ALPNProtocols: [...options.alpn] } : {}),
-      ...(this.profile === "board" ? boardConnectionOptions() : {}),
-      rejectUnauthorized: true,
-      checkServerIdentity: serverIdentityCheck(this.profile, serverName, () => this.#options.clock.now()),
+      ...(this.profile === "board" ? boardConnectionOptions() : nodeConnectionOptions()),
+      // The core verifies (above); Node's own checks would only pre-empt its typed reasons.
+      rejectUnauthorized: false,
     };
     try {
       return tlsConnect(connection);
     } catch (e) {
       // createSecureContext failed: unreadable PEM. OpenSSL's message names no key bytes, but keep ours generic.
-      return tlsError(where, `cannot use the given CA / client certificate / client key (${(e as { code?: string }).code ?? "invalid PEM"})`);
+      return tlsError(where, `cannot use the given client certificate / client key (${(e as { code?: string }).code ?? "invalid PEM"})`);
     }
-  }
-
-  /**
-   * Any certificate is accepted (no chain, name or date check): the caller pins the key it reports.
-   * The board profile's versions and suites still apply.
-   */
-  #openTrustOnFirstUse(options: TlsOptions, serverName: string): NodeSocket | SocketError {
-    if (options.clientCertificate !== undefined || options.clientKey !== undefined) {
-      return tlsError(`${options.host}:${options.port}`, "trust on first use takes no client certificate");
-    }
-    return tlsConnect({
-      host: options.host,
-      port: options.port,
-      ...(isIP(serverName) ? {} : { servername: serverName }),
-      ...(options.alpn !== undefined ? { ALPNProtocols: [...options.alpn] } : {}),
-      ...(this.profile === "board" ? boardConnectionOptions() : {}),
-      rejectUnauthorized: false,
-    });
   }
 
   #recordSession(socket: Socket, node: TLSSocket, options: TlsOptions, serverName: string): void {
@@ -167,22 +176,6 @@ export class NodeNetwork implements Network {
     };
     sessions.set(socket, info);
     this.#options.onTlsSession?.(info);
-  }
-}
-
-/** A TLS socket that can tell the server's key (TlsOptions.trustOnFirstUse). */
-class TlsStreamSocket extends StreamSocket {
-  #peerKey: Uint8Array | undefined;
-
-  recordPeerKey(node: TLSSocket): void {
-    const cert = node.getPeerX509Certificate();
-    if (cert === undefined) return;
-    const spki = cert.publicKey.export({ type: "spki", format: "der" });
-    this.#peerKey = new Uint8Array(createHash("sha256").update(spki).digest());
-  }
-
-  peerKey(): Uint8Array | undefined {
-    return this.#peerKey?.slice();
   }
 }
 

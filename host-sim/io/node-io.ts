@@ -73,13 +73,15 @@ export function createNodeIo(options: NodeIoOptions = {}): NodeIo {
     get pending() { return clockTimers.pending; },
   };
   const random = makeRandom(options.random);
+  const logs: LogRecord[] = [];
+  const log = makeSink(options, logs);
   const network = new NodeNetwork({
+    log,
     clock,
     ...(options.tlsProfile !== undefined ? { tlsProfile: options.tlsProfile } : {}),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
     ...(options.onTlsSession !== undefined ? { onTlsSession: options.onTlsSession } : {}),
   });
-  const logs: LogRecord[] = [];
   return {
     network,
     storage: flash.open(),
@@ -88,7 +90,7 @@ export function createNodeIo(options: NodeIoOptions = {}): NodeIo {
     random,
     crypto: nodeCrypto,
     device: new SimDeviceInfo(options, macRandom(options.random, random)),
-    log: makeSink(options, logs),
+    log,
     flash,
     logs,
     shutdown() {

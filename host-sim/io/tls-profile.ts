@@ -8,13 +8,13 @@
 //   - ECDHE on P-256 only, signatures RSA-PKCS#1/ECDSA with SHA-256 only;
 //   - client certificates with RSA keys only (certificateVerify signs with RSA);
 //   - certificate validity dates checked against the *device* clock, which reads 1970 until SNTP.
-// "node" is Node's default client (TLS 1.2–1.3, its own suites), for comparison and diagnosis.
-// Both verify the chain and the host name; the one exception is TlsOptions.trustOnFirstUse (hub
-// pairing), where the caller pins the server's key itself before it writes (network.ts).
+// "node" is Node's default client limited to TLS 1.2 (its own suites, groups and signature
+// algorithms), for comparison and diagnosis. In both, the certificate checks are the firmware's
+// own (src/tls/verify.ts, run by network.ts on the bytes Node's client exchanges): the chain to
+// the configured CA, the host name, and the dates against the *device* clock — the board's rules.
 import { createPrivateKey } from "node:crypto";
-import { checkServerIdentity, type ConnectionOptions, type DetailedPeerCertificate, type PeerCertificate } from "node:tls";
+import type { ConnectionOptions } from "node:tls";
 import type { Secret } from "../../src/secrets/secret.js";
-import { TlsRefusal } from "./socket-errors.js";
 
 export type TlsProfile = "board" | "node";
 
@@ -42,6 +42,12 @@ export function boardConnectionOptions(): ConnectionOptions {
   };
 }
 
+/** Node's own client, held to TLS 1.2: the firmware's verifier reads TLS 1.2 handshakes only. */
+export function nodeConnectionOptions(): ConnectionOptions {
+  // and to the signature schemes the verifier checks (PKCS#1 v1.5 and ECDSA, no RSA-PSS)
+  return { maxVersion: "TLSv1.2", sigalgs: "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:RSA+SHA256:RSA+SHA384:RSA+SHA512" };
+}
+
 /**
  * Why the board could not use this client key, or undefined if it can. Parses the key only to
  * learn its type; the message never includes any of it.
@@ -57,47 +63,4 @@ export function clientKeyProblem(profile: TlsProfile, key: Secret): string | und
     return `client key type ${type ?? "unknown"} refused: the board's TLS stack signs client certificates with RSA (PKCS#1 v1.5, SHA-256) only; issue the device an RSA key`;
   }
   return undefined;
-}
-
-/** The presented chain, leaf first, up to the trust anchor Node found (a self-signed root points to itself). */
-function chainOf(leaf: DetailedPeerCertificate): PeerCertificate[] {
-  const chain: PeerCertificate[] = [];
-  const seen = new Set<string>();
-  for (let cert: DetailedPeerCertificate | undefined = leaf; cert && !seen.has(cert.fingerprint256); cert = cert.issuerCertificate) {
-    seen.add(cert.fingerprint256);
-    chain.push(cert);
-  }
-  return chain;
-}
-
-/** A refusal if any certificate of the chain is outside its validity period at `deviceNow`. */
-export function deviceClockProblem(leaf: DetailedPeerCertificate, deviceNow: number): string | undefined {
-  const at = new Date(deviceNow).toISOString();
-  for (const cert of chainOf(leaf)) {
-    const from = Date.parse(cert.valid_from);
-    const to = Date.parse(cert.valid_to);
-    const who = cert.subject?.CN ? `"${String(cert.subject.CN)}"` : "in the chain";
-    if (Number.isNaN(from) || Number.isNaN(to)) return `cannot read the validity dates of certificate ${who}`;
-    if (deviceNow < from) {
-      return `certificate ${who} not yet valid per the device clock (device time ${at}, valid from ${new Date(from).toISOString()}): set the clock (SNTP) before the first TLS connection`;
-    }
-    if (deviceNow > to) {
-      return `certificate ${who} expired per the device clock (device time ${at}, valid until ${new Date(to).toISOString()}); if the device clock is wrong, set the clock (SNTP)`;
-    }
-  }
-  return undefined;
-}
-
-/**
- * Node's post-handshake check: the device-clock dates (board profile), then the name the device
- * asked for, which may differ from the address it connected to. Node verified the chain already.
- */
-export function serverIdentityCheck(profile: TlsProfile, name: string, deviceNow: () => number) {
-  return (_connectedTo: string, cert: PeerCertificate): Error | undefined => {
-    if (profile === "board") {
-      const problem = deviceClockProblem(cert as DetailedPeerCertificate, deviceNow());
-      if (problem) return new TlsRefusal(problem);
-    }
-    return checkServerIdentity(name, cert);
-  };
 }

@@ -18,6 +18,8 @@ export type SocketErrorKind = "closed" | "refused" | "reset" | "timeout" | "dns"
 
 export interface SocketError {
   readonly kind: SocketErrorKind;
+  /** kind "tls", refused by the firmware's own verifier: why (src/tls/verify.ts TlsRefusalReason). */
+  readonly reason?: string;
   /** Human-readable detail; never contains key material. */
   readonly message: string;
 }
@@ -43,6 +45,11 @@ export interface Socket {
    * from the first onWritable on; undefined before the handshake and for TCP.
    */
   peerKey?(): Uint8Array | undefined;
+  /**
+   * TLS only: true once the firmware's verifier (src/tls/) checked the server's chain, name and
+   * dates against the configured CA; false for trust on first use and before the handshake.
+   */
+  tlsVerified?(): boolean;
 }
 
 export interface TcpOptions extends SocketHandlers {
