@@ -10,6 +10,7 @@ import { openssl, opensslTime } from "./openssl.js";
 export type KeyType = "rsa" | "ec";
 
 export interface IssuedCert {
+  /** The certificate, followed by its issuer's when that is an intermediate (what a server sends). */
   certPem: string;
   keyPem: string;
   certPath: string;
@@ -68,7 +69,40 @@ export class CertificateAuthority {
     readonly certPath: string,
     readonly keyPath: string,
     readonly certPem: string,
+    /** For an intermediate: its own certificate, appended to every certificate it issues (servers send leaf + intermediate). */
+    readonly chainPem: string = "",
   ) {}
+
+  /**
+   * An intermediate CA under this one (pathlen 0, with an Authority Key Identifier naming this
+   * CA's key: the shape the board's TLS stack needs, moddable.md §1.5).
+   */
+  intermediate(dir: string, opts: { commonName: string; keyType: KeyType; notBefore: Date; notAfter: Date }): CertificateAuthority {
+    mkdirSync(join(dir, "issued"), { recursive: true });
+    writeFileSync(join(dir, "index.txt"), "");
+    writeFileSync(join(dir, "openssl.cnf"), caConfig(dir));
+    const extPath = join(dir, "intermediate-ext.cnf");
+    writeFileSync(extPath, [
+      "[ca_ext]",
+      "basicConstraints = critical,CA:TRUE,pathlen:0",
+      "keyUsage = critical,keyCertSign,cRLSign",
+      "subjectKeyIdentifier = hash",
+      "authorityKeyIdentifier = keyid",
+      "",
+    ].join("\n"));
+    const certPath = join(dir, "ca.pem");
+    const keyPath = join(dir, "ca.key");
+    const csrPath = join(dir, "ca.csr");
+    openssl(["req", "-new", ...newKeyArgs(opts.keyType), "-nodes", "-keyout", keyPath, "-out", csrPath, "-subj", `/CN=${opts.commonName}`], dir);
+    openssl(
+      ["ca", "-batch", "-config", "openssl.cnf", "-cert", this.certPath, "-keyfile", this.keyPath, "-in", csrPath,
+        "-out", certPath, "-notext", "-startdate", opensslTime(opts.notBefore), "-enddate", opensslTime(opts.notAfter),
+        "-extfile", extPath, "-extensions", "ca_ext"],
+      this.dir,
+    );
+    const certPem = readFileSync(certPath, "utf8");
+    return new CertificateAuthority(dir, certPath, keyPath, certPem, certPem);
+  }
 
   /** Creates a self-signed root in `dir` (which must not already hold a CA). */
   static create(
@@ -123,6 +157,7 @@ export class CertificateAuthority {
         "-enddate", opensslTime(req.notAfter), "-extfile", extPath, "-extensions", "leaf"],
       this.dir,
     );
+    if (this.chainPem) writeFileSync(certPath, readFileSync(certPath, "utf8") + this.chainPem);
     return {
       certPem: readFileSync(certPath, "utf8"),
       keyPem: readFileSync(keyPath, "utf8"),

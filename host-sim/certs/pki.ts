@@ -1,5 +1,8 @@
-// Test PKI generated at test/demo time: a CA, a server and a client certificate signed by it, and
-// an unrelated "wrong" CA for refusal tests. Nothing is cached; a run costs four RSA key
+// Test PKI generated at test/demo time: a root CA, an intermediate under it (with an Authority Key
+// Identifier) that issues the server certificates, a client certificate signed by the root, and an
+// unrelated "wrong" CA for refusal tests. Every server certificate file holds leaf + intermediate,
+// so every server in the suite sends that chain, as the board's TLS stack requires (moddable.md
+// §1.5; the firmware's own verifier takes either). Nothing is cached; a run costs five key
 // generations (well under a second).
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -23,8 +26,8 @@ export interface ServerCertOptions {
   notBefore?: Date;
   /** Default: one year from now. Pass a past date for an expired certificate. */
   notAfter?: Date;
-  /** Which CA signs it; "wrongCa" gives a server the device must refuse. */
-  issuer?: "ca" | "wrongCa";
+  /** Which CA signs it: the intermediate (default), the root itself, or "wrongCa" for a server the device must refuse. */
+  issuer?: "ca" | "root" | "wrongCa";
   keyType?: KeyType;
   commonName?: string;
 }
@@ -38,6 +41,7 @@ export interface ClientCertOptions {
 
 export interface TestPki {
   dir: string;
+  /** The root: the one trust anchor devices are given. */
   caPem: string;
   caPath: string;
   caKeyPath: string;
@@ -45,6 +49,8 @@ export interface TestPki {
   serverKeyPem: string;
   serverCertPath: string;
   serverKeyPath: string;
+  /** The intermediate that issues server certificates (servers send it after their leaf). */
+  intermediatePem: string;
   /** An unrelated self-signed CA: trusting only this must make TLS to our brokers fail. */
   wrongCaPem: string;
   wrongCaPath: string;
@@ -65,6 +71,7 @@ export function generateTestPki(dir: string, options: TestPkiOptions = {}): Test
   // TLS stacks that check the validity nesting.
   const caValidity = { keyType, notBefore: daysFromNow(-2), notAfter: daysFromNow(3650) };
   const ca = CertificateAuthority.create(join(dir, "ca"), { commonName: "Onboarding Test CA", ...caValidity });
+  const intermediate = ca.intermediate(join(dir, "intermediate"), { commonName: "Onboarding Test Intermediate CA", ...caValidity });
   const wrongCa = CertificateAuthority.create(join(dir, "wrong-ca"), {
     commonName: "Unrelated Test CA",
     ...caValidity,
@@ -76,7 +83,7 @@ export function generateTestPki(dir: string, options: TestPkiOptions = {}): Test
   let clientCount = 0;
 
   const issueServerCert = (opts: ServerCertOptions = {}): IssuedCert => {
-    const issuer = opts.issuer === "wrongCa" ? wrongCa : ca;
+    const issuer = opts.issuer === "wrongCa" ? wrongCa : opts.issuer === "root" ? ca : intermediate;
     serverCount += 1;
     return issuer.issue(dir, {
       basename: serverCount === 1 ? "server" : `server-${serverCount}`,
@@ -115,6 +122,7 @@ export function generateTestPki(dir: string, options: TestPkiOptions = {}): Test
     serverKeyPem: server.keyPem,
     serverCertPath: server.certPath,
     serverKeyPath: server.keyPath,
+    intermediatePem: intermediate.certPem,
     wrongCaPem: wrongCa.certPem,
     wrongCaPath: wrongCa.certPath,
     client,

@@ -2,7 +2,7 @@
 // directions in any chunks. It frames records and handshake messages (a message may span records,
 // a record may carry several messages) and keeps what a verifier needs: both randoms, the suites
 // and signature algorithms the client offered, the suite chosen, the server's certificate chain
-// and its ServerKeyExchange. It stops at the first ChangeCipherSpec: what follows is encrypted.
+// and its ServerKeyExchange. Each direction stops at its ChangeCipherSpec: what follows is encrypted.
 //
 //   record:    type(1) version(2) length(2) fragment                      §6.2.1
 //   handshake: msg_type(1) length(3) body                                 §7.4
@@ -78,7 +78,6 @@ export class HandshakeObserver {
   #certificates: Uint8Array[] | undefined;
   #keyExchange: ServerKeyExchange | undefined;
   #serverHelloDone = false;
-  #changeCipherSpec = false;
   #alert = false;
   #error: TlsObserverError | undefined;
 
@@ -88,18 +87,18 @@ export class HandshakeObserver {
   get certificates(): readonly Uint8Array[] | undefined { return this.#certificates; }
   get serverKeyExchange(): ServerKeyExchange | undefined { return this.#keyExchange; }
   get serverHelloDone(): boolean { return this.#serverHelloDone; }
-  /** Either side sent ChangeCipherSpec: nothing after it is readable. */
-  get changeCipherSpec(): boolean { return this.#changeCipherSpec; }
+  /** Both sides sent ChangeCipherSpec: the handshake was seen up to where encryption starts. */
+  get changeCipherSpec(): boolean { return this.#streams.client.encrypted && this.#streams.server.encrypted; }
   /** An alert was seen before ChangeCipherSpec (the handshake failed). */
   get alert(): boolean { return this.#alert; }
   /** The first malformed input, after which the observer ignores everything. */
   get error(): TlsObserverError | undefined { return this.#error; }
   /** Nothing more will be learned. */
-  get done(): boolean { return this.#changeCipherSpec || this.#alert || this.#error !== undefined; }
+  get done(): boolean { return this.changeCipherSpec || this.#alert || this.#error !== undefined; }
 
   /** Feed transport bytes. Throws the TlsObserverError the first time input is malformed. */
   feed(direction: Direction, bytes: Uint8Array): void {
-    if (this.done || bytes.length === 0) return;
+    if (this.done || bytes.length === 0 || this.#streams[direction].encrypted) return;
     try {
       this.#records(direction, bytes);
     } catch (e) {
@@ -115,7 +114,7 @@ export class HandshakeObserver {
     const stream = this.#streams[direction];
     stream.records.push(bytes);
     for (;;) {
-      if (this.done) return;
+      if (this.done || stream.encrypted) return;
       const header = stream.records.peek(5);
       if (header === undefined) return;
       const type = header[0]!;
@@ -135,7 +134,9 @@ export class HandshakeObserver {
         case RECORD_CHANGE_CIPHER_SPEC:
           if (length !== 1 || fragment[0] !== 1) throw new TlsObserverError("malformed-handshake", "bad ChangeCipherSpec");
           if (stream.handshake.length !== 0) throw new TlsObserverError("malformed-handshake", "ChangeCipherSpec inside a handshake message");
-          this.#changeCipherSpec = true;
+          // this direction is encrypted from here on: nothing more to read in it
+          stream.encrypted = true;
+          stream.clear();
           return;
         case RECORD_ALERT:
           this.#alert = true;
@@ -411,6 +412,7 @@ class Queue {
 class Stream {
   readonly records = new Queue();
   readonly handshake = new Queue();
+  encrypted = false;
   clear(): void {
     this.records.clear();
     this.handshake.clear();

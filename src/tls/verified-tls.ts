@@ -9,7 +9,7 @@ import type { SignatureVerifier } from "../crypto/signature.js";
 import { Logger } from "../log/logger.js";
 import { HandshakeObserver, type Direction } from "./observer.js";
 import { parseCertificatesPem } from "./pem.js";
-import { TlsVerificationError, verifyHandshake, type Verdict } from "./verify.js";
+import { refusalSoFar, TlsVerificationError, verifyHandshake, type Verdict, type VerifyOptions } from "./verify.js";
 import type { Certificate } from "./x509.js";
 
 export type TransportTap = (direction: Direction, bytes: Uint8Array) => void;
@@ -118,21 +118,39 @@ class VerifiedSocket implements Socket {
 
   #failed(error: SocketError): void {
     if (this.#state === "finished") return;
+    const wasHandshake = this.#state === "handshake";
     this.#state = "finished";
+    if (wasHandshake && error.kind === "tls") {
+      // the platform's TLS stopped first: report the firmware's own reason when it has one
+      const refusal = safely(() => refusalSoFar(this.#observer, this.#verifyOptions()));
+      if (refusal) {
+        this.#log.warn("refused", { where: this.#where, reason: refusal.code, detail: refusal.message });
+        this.#options.onError({ kind: "tls", reason: refusal.code, message: `${this.#where}: ${refusal.code}: ${refusal.message} (${error.message})` });
+        return;
+      }
+    }
     this.#options.onError(error);
+  }
+
+  get #where(): string {
+    return `${this.#options.host}:${this.#options.port}`;
+  }
+
+  #verifyOptions(): VerifyOptions {
+    return {
+      anchors: this.#anchors,
+      serverName: this.#options.serverName ?? this.#options.host,
+      now: this.#deps.clock.now(),
+      signatures: this.#deps.signatures,
+      mode: this.#options.trustOnFirstUse ? "pin" : "chain",
+    };
   }
 
   /** True when the handshake is accepted; otherwise the socket is closed and the caller told why. */
   #decide(): boolean {
-    const where = `${this.#options.host}:${this.#options.port}`;
+    const where = this.#where;
     try {
-      this.#verdict = verifyHandshake(this.#observer, {
-        anchors: this.#anchors,
-        serverName: this.#options.serverName ?? this.#options.host,
-        now: this.#deps.clock.now(),
-        signatures: this.#deps.signatures,
-        mode: this.#options.trustOnFirstUse ? "pin" : "chain",
-      });
+      this.#verdict = verifyHandshake(this.#observer, this.#verifyOptions());
       this.#state = "open";
       this.#log.debug("verified", { where, suite: this.#verdict.cipherSuite, chain: this.#verdict.verified });
       return true;
@@ -145,5 +163,14 @@ class VerifiedSocket implements Socket {
       this.#options.onError({ kind: "tls", reason, message: `${where}: ${reason}: ${detail}` });
       return false;
     }
+  }
+}
+
+/** A verifier bug must not escape into a socket callback (on the board that aborts XS). */
+function safely<T>(fn: () => T | undefined): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
   }
 }

@@ -68,10 +68,32 @@ const SIG_ECDSA = 3;
 
 /** The verdict on what `observer` saw; throws TlsVerificationError with the reason otherwise. */
 export function verifyHandshake(observer: HandshakeObserver, options: VerifyOptions): Verdict {
+  return check(observer, options, false)!;
+}
+
+/**
+ * When the platform's TLS gave up mid-handshake (its own parser refused something), the reason
+ * the firmware's checks find in what was seen so far, if any: so a refusal carries the same typed
+ * reason whichever TLS stack stopped first.
+ */
+export function refusalSoFar(observer: HandshakeObserver, options: VerifyOptions): TlsVerificationError | undefined {
+  try {
+    check(observer, options, true);
+    return undefined;
+  } catch (e) {
+    if (e instanceof TlsVerificationError) return e;
+    throw e;
+  }
+}
+
+function check(observer: HandshakeObserver, options: VerifyOptions, partial: boolean): Verdict | undefined {
   if (observer.error) throw new TlsVerificationError("malformed-handshake", `malformed handshake: ${observer.error.message}`);
   const client = observer.clientHello;
   const server = observer.serverHello;
-  if (!client || !server) throw new TlsVerificationError("handshake-incomplete", "no ClientHello/ServerHello seen");
+  if (!client || !server) {
+    if (partial) return undefined;
+    throw new TlsVerificationError("handshake-incomplete", "no ClientHello/ServerHello seen");
+  }
   if (server.version !== 0x0303 || (server.selectedVersion !== undefined && server.selectedVersion !== 0x0303)) {
     throw new TlsVerificationError("unsupported-version", "the server did not choose TLS 1.2 (the only version the firmware can check)");
   }
@@ -80,10 +102,11 @@ export function verifyHandshake(observer: HandshakeObserver, options: VerifyOpti
   if (!client.cipherSuites.includes(suite) || exchange === "unknown") {
     throw new TlsVerificationError("unsupported-suite", `cipher suite 0x${hex4(suite)} was not offered or cannot be checked`);
   }
-  if (!observer.serverHelloDone || !observer.changeCipherSpec) {
+  if (!partial && (!observer.serverHelloDone || !observer.changeCipherSpec)) {
     throw new TlsVerificationError("handshake-incomplete", "the handshake was not seen up to ChangeCipherSpec (resumed or cut short)");
   }
   const presented = observer.certificates;
+  if (partial && !presented && !observer.serverHelloDone) return undefined;
   if (!presented || presented.length === 0) throw new TlsVerificationError("no-certificate", "the server sent no certificate");
   const chain = presented.map((der, i) => parse(der, i === 0 ? "leaf" : `certificate #${i}`));
   const leaf = chain[0]!;
@@ -103,6 +126,7 @@ export function verifyHandshake(observer: HandshakeObserver, options: VerifyOpti
     // secret, and the TLS stack's Finished check proves it was.
     if (leafKey.kind !== "rsa") throw new TlsVerificationError("unsupported-key", "RSA key exchange with a non-RSA leaf");
   } else {
+    if (partial && !observer.serverKeyExchange && !observer.serverHelloDone) return undefined;
     checkKeyExchange(observer, exchange, leafKey, leaf, client.signatureSchemes, options.signatures);
   }
   return { leaf, verified: options.mode === "chain", cipherSuite: suite };
