@@ -17,7 +17,6 @@ export type GuestRequest =
   | { op: "socket.read"; socket: number }
   | { op: "socket.write"; socket: number; data: string }
   | { op: "socket.close"; socket: number }
-  | { op: "socket.peerKey"; socket: number }
   | { op: "udp.open"; device: number; port?: number }
   | { op: "udp.read"; socket: number }
   | { op: "udp.write"; socket: number; data: string; address: string; port: number }
@@ -34,6 +33,7 @@ export type GuestRequest =
   /** Collect garbage between commands and report the live heap (answered by a "heap.sampled" event). */
   | { op: "heap.sample"; id: number; label: string };
 
+/** For kind "tls" the host opens Node's TLS with its checks off and taps it: the verifier runs inside XS. */
 export interface SocketOpenOptions {
   host: string;
   port: number;
@@ -57,6 +57,8 @@ export type HostEvent =
   | { ev: "run"; run: number; scenario: string; broker?: unknown }
   | { ev: "socket.writable"; socket: number; count: number }
   | { ev: "socket.readable"; socket: number; count: number }
+  /** TLS: transport bytes for the core's handshake observer inside XS, until the handshake is done. */
+  | { ev: "socket.tap"; socket: number; direction: "client" | "server"; data: string }
   | { ev: "socket.error"; socket: number; kind: SocketErrorKind; message: string }
   | { ev: "udp.readable"; socket: number; count: number }
   | { ev: "timer"; timer: number }

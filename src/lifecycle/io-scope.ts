@@ -56,6 +56,7 @@ export function scopeIo(io: Io): IoScope {
     close: () => { forget(); s.close(); },
     // The hub strategy pins the server's key: a wrapper must not hide it.
     ...(s.peerKey !== undefined ? { peerKey: () => s.peerKey!() } : {}),
+    ...(s.tlsVerified !== undefined ? { tlsVerified: () => s.tlsVerified!() } : {}),
   });
   const wrapUdp = (s: UdpSocket, forget: () => void): UdpSocket => ({
     read: () => s.read(),

@@ -16,6 +16,13 @@ export interface BrokerEnv {
   readonly password: string;
   /** A second account, for a scenario's own subscriber that watches what the device publishes. */
   readonly observer: { readonly username: string; readonly password: string };
+  /**
+   * Men in the middle (host-sim/net-faults/mitm.ts) on loopback, each with the reason the
+   * firmware's TLS verifier must refuse it for, and a TCP port that answers with a JSON report
+   * of what every attacker received ({ kind: { connections, applicationBytes, plaintextBytes, passwordSeen } }).
+   */
+  readonly attackers?: readonly { readonly kind: string; readonly host: string; readonly port: number; readonly reason: string }[];
+  readonly attackReportPort?: number;
 }
 
 /** Control over a simulated device's flash (host-sim's NVS model), for power-cut tests. */

@@ -7,6 +7,9 @@ import { fromBase64, fromUtf8, toBase64, utf8 } from "../../../src/bytes/bytes.j
 import { jsCrypto } from "../../../src/crypto/js-provider.js";
 import type { FlashControl, SimDevice } from "../../../test/scenarios/harness.js";
 import type { GuestRequest, HostEvent, HostReply } from "../protocol.js";
+import { verifiedTls, type TransportTap } from "../../../src/tls/verified-tls.js";
+import { javascriptSignatureVerifier } from "../../../src/crypto/signature-js.js";
+import { sha256 } from "../../../src/crypto/hash.js";
 
 declare const issueCommand: (request: ArrayBuffer) => ArrayBuffer;
 
@@ -63,6 +66,7 @@ export function sampleHeap(label: string): Promise<number> {
 }
 
 const sockets = new Map<number, SocketHandlers>();
+const taps = new Map<number, TransportTap>();
 const datagrams = new Map<number, UdpOptions>();
 const timers = new Map<number, () => void>();
 
@@ -75,9 +79,13 @@ export function dispatch(event: HostEvent): void {
     case "socket.readable":
       sockets.get(event.socket)?.onReadable(event.count);
       break;
+    case "socket.tap":
+      taps.get(event.socket)?.(event.direction, decode64(event.data));
+      break;
     case "socket.error": {
       const handlers = sockets.get(event.socket);
       sockets.delete(event.socket);
+      taps.delete(event.socket);
       handlers?.onError({ kind: event.kind, message: event.message });
       break;
     }
@@ -107,17 +115,24 @@ export function dispatch(event: HostEvent): void {
 
 export function bridgedDevice(device: number): SimDevice {
   const logs: LogRecord[] = [];
+  // TLS is decided here, inside XS, by the core's verifier with our JavaScript signature
+  // primitives, on the transport bytes the host's (unchecked) TLS exchanged.
+  const tlsDeps = {
+    clock: { now: () => call({ op: "clock.now", device }) as number },
+    signatures: javascriptSignatureVerifier,
+    sha256,
+    log: (record: LogRecord) => io.log(record),
+  };
   const io: Io = {
     network: {
       tcp: (options) => openSocket(device, "tcp", options, {}),
-      tls: (options) => openSocket(device, "tls", options, {
-        ...(options.ca !== undefined ? { ca: options.ca } : {}),
-        ...(options.serverName !== undefined ? { serverName: options.serverName } : {}),
-        ...(options.clientCertificate !== undefined ? { clientCertificate: options.clientCertificate } : {}),
-        ...(options.clientKey !== undefined ? { clientKey: options.clientKey.revealString() } : {}),
-        ...(options.alpn !== undefined ? { alpn: [...options.alpn] } : {}),
-        ...(options.trustOnFirstUse ? { trustOnFirstUse: true } : {}),
-      }),
+      tls: (options) => verifiedTls(options, (o, tap) => openSocket(device, "tls", o, {
+        ...(o.serverName !== undefined ? { serverName: o.serverName } : {}),
+        ...(o.clientCertificate !== undefined ? { clientCertificate: o.clientCertificate } : {}),
+        ...(o.clientKey !== undefined ? { clientKey: o.clientKey.revealString() } : {}),
+        ...(o.alpn !== undefined ? { alpn: [...o.alpn] } : {}),
+        ...(o.trustOnFirstUse ? { trustOnFirstUse: true } : {}),
+      }, tap), tlsDeps),
       udp: (options) => openUdp(device, options),
     },
     storage: {
@@ -173,9 +188,10 @@ export function bridgedDevice(device: number): SimDevice {
   };
 }
 
-function openSocket(device: number, kind: "tcp" | "tls", options: SocketHandlers & { host: string; port: number }, extra: object): Socket {
+function openSocket(device: number, kind: "tcp" | "tls", options: SocketHandlers & { host: string; port: number }, extra: object, tap?: TransportTap): Socket {
   const socket = call({ op: "socket.open", device, kind, options: { host: options.host, port: options.port, ...extra } }) as number;
   sockets.set(socket, options);
+  if (tap) taps.set(socket, tap);
   return {
     read() {
       const data = call({ op: "socket.read", socket }) as string | null;
@@ -186,14 +202,9 @@ function openSocket(device: number, kind: "tcp" | "tls", options: SocketHandlers
     },
     close() {
       sockets.delete(socket);
+      taps.delete(socket);
       call({ op: "socket.close", socket });
     },
-    ...(kind === "tls" ? {
-      peerKey(): Uint8Array | undefined {
-        const key = call({ op: "socket.peerKey", socket }) as string | null;
-        return key === null ? undefined : decode64(key);
-      },
-    } : {}),
   };
 }
 
