@@ -26,6 +26,10 @@ export const SDK_MODULES: Readonly<Record<string, string>> = {
   "wifi": "wifi.ts",
   "crypt": "crypt.ts",
   "gcm": "gcm.ts",
+  "modular": "modular.ts",
+  "ecp": "ecp.ts",
+  "ec": "ec.ts",
+  "curve": "curve.ts",
   "mc/config": "mc-config.ts",
   "board-random": "board-random.ts",
 };

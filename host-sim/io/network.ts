@@ -4,12 +4,11 @@
 // board: Node's TLS client runs with its certificate checks off over a TCP connection whose bytes
 // the core's handshake observer reads (tls-tap.ts), and the core decides before the caller hears
 // onWritable. Node only negotiates; every TLS connection in the suite passes through the observer.
-import { createHash } from "node:crypto";
 import { connect as netConnect, isIP, type Socket as NodeSocket } from "node:net";
 import { connect as tlsConnect, rootCertificates, type ConnectionOptions, type TLSSocket } from "node:tls";
 import type { Clock, LogSink, Network, Socket, SocketError, TcpOptions, TlsOptions, UdpOptions, UdpSocket } from "../../src/io/io.js";
 import { verifiedTls, type TransportTap } from "../../src/tls/verified-tls.js";
-import { nodeSignatureVerifier } from "./signatures.js";
+import { nodeCrypto } from "./node-crypto.js";
 import { tlsError } from "./socket-errors.js";
 import { StreamSocket } from "./socket.js";
 import { TappedTransport } from "./tls-tap.js";
@@ -76,8 +75,7 @@ export class NodeNetwork implements Network {
     let inner: Socket | undefined;
     const socket = verifiedTls(options, (o, tap) => (inner = this.uncheckedTls(o, tap)), {
       clock: this.#options.clock,
-      signatures: nodeSignatureVerifier,
-      sha256: (data) => new Uint8Array(createHash("sha256").update(data).digest()),
+      crypto: nodeCrypto,
       log: this.#options.log ?? (() => {}),
       defaultAnchors: () => rootCertificates.join("\n"),
     });

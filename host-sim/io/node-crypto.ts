@@ -1,11 +1,14 @@
 // The crypto provider on Node.js: node:crypto (OpenSSL).
 import { createCipheriv, createDecipheriv, createHash, createHmac } from "node:crypto";
 import type { CryptoProvider } from "../../src/crypto/provider.js";
+import { nodeSignatureVerifier } from "./signatures.js";
 
 const bits = (key: Uint8Array): 128 | 192 | 256 => (key.length * 8) as 128 | 192 | 256;
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length).slice();
 
 export const nodeCrypto: CryptoProvider = {
+  verifyRsaPkcs1v15: nodeSignatureVerifier.verifyRsaPkcs1v15,
+  verifyEcdsa: nodeSignatureVerifier.verifyEcdsa,
   sha256: (data) => bytes(createHash("sha256").update(data).digest()),
   sha512: (data) => bytes(createHash("sha512").update(data).digest()),
   hmac: (hash, key, data) => bytes(createHmac(hash, key).update(data).digest()),

@@ -1,8 +1,8 @@
 // The core's SignatureVerifier over node:crypto (OpenSSL), for the simulator.
 import { createPublicKey, constants, verify } from "node:crypto";
-import type { HashName, SignatureVerifier } from "../../src/crypto/signature.js";
+import type { SignatureHash, SignatureVerifier } from "../../src/crypto/signature.js";
 
-const NODE_HASH: Readonly<Record<HashName, string>> = { "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
+const NODE_HASH: Readonly<Record<SignatureHash, string>> = { "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
 
 export const nodeSignatureVerifier: SignatureVerifier = {
   verifyRsaPkcs1v15(key, hash, message, signature) {

@@ -5,8 +5,11 @@
 // the SDK's native modules instead (src/platform/moddable/crypto.ts).
 import { cfb, ctr, gcm } from "@noble/ciphers/aes.js";
 import { hmac } from "@noble/hashes/hmac.js";
-import { sha256, sha512 } from "@noble/hashes/sha2.js";
+import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import type { CipherStream, CryptoProvider, HashName } from "./provider.js";
+import { bigintSignatureVerifier } from "./signature-js.js";
+
+const signatures = bigintSignatureVerifier((hash, data) => (hash === "SHA-256" ? sha256(data) : hash === "SHA-384" ? sha384(data) : sha512(data)));
 
 /** CTR keystream made a block batch at a time, with the partial block kept across calls. */
 class JsCtrStream implements CipherStream {
@@ -45,6 +48,8 @@ class JsCtrStream implements CipherStream {
 }
 
 export const jsCrypto: CryptoProvider = {
+  verifyRsaPkcs1v15: signatures.verifyRsaPkcs1v15,
+  verifyEcdsa: signatures.verifyEcdsa,
   sha256: (data) => sha256(data),
   sha512: (data) => sha512(data),
   hmac: (hash: HashName, key, data) => hmac(hash === "sha256" ? sha256 : sha512, key, data),

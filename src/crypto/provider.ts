@@ -11,6 +11,8 @@
 // providers above, and add a known-answer check to test/scenarios/crypto.scenario.ts (runs on Node
 // and XS) and to the board glue's checks (test/xs/fakes/guest.mts).
 
+import type { SignatureVerifier } from "./signature.js";
+
 export type HashName = "sha256" | "sha512";
 
 /** A persistent keystream: `apply()` XORs the next `data.length` bytes of it into a copy of `data`. */
@@ -37,6 +39,9 @@ export interface CryptoProvider {
   /** AES-GCM open of ciphertext ‖ tag (at least 16 bytes); undefined when the tag does not verify. */
   aesGcmOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array | undefined;
 
-  // ---- signature verification (RSA PKCS#1 v1.5 / PSS, ECDSA P-256): added here by the TLS work,
-  // served by the SDK's native verifiers on the board.
+  // ---- signature verification (src/crypto/signature.ts: RSA PKCS#1 v1.5 and ECDSA P-256/P-384
+  // over SHA-256/384/512), for the firmware's own TLS verifier (src/tls/). The SDK's native
+  // modular and elliptic-curve arithmetic on the board, OpenSSL on Node, BigInt JavaScript on XS.
+  verifyRsaPkcs1v15: SignatureVerifier["verifyRsaPkcs1v15"];
+  verifyEcdsa: SignatureVerifier["verifyEcdsa"];
 }

@@ -1,51 +1,52 @@
 // Signature verification in plain JavaScript BigInt, for engines with no native verifier (XS in
-// CI). RSA is one modular exponentiation with a small public exponent; ECDSA is u1·G + u2·Q in
-// Jacobian coordinates (a = −3) with one shared doubling chain (Shamir's trick). Public inputs
-// only: nothing here needs to be constant-time. Tables are built on first use, never at load.
-import { sha256, sha512 } from "./hash.js";
-import { sha384 } from "@noble/hashes/sha2.js";
+// CI, through src/crypto/js-provider.ts). RSA is one modular exponentiation with a small public
+// exponent; ECDSA is u1·G + u2·Q in Jacobian coordinates (a = −3) with one shared doubling chain
+// (Shamir's trick). Public inputs only: nothing here needs to be constant-time. Curve constants
+// are turned into BigInts on first use, never at load. The hash comes from the caller.
 import { bytesToBigInt, bigIntToBytes, modPow } from "./bigint.js";
-import { pkcs1v15Encoding, type CurveName, type EcPublicKey, type HashName, type RsaPublicKey, type SignatureVerifier } from "./signature.js";
+import { pkcs1v15Encoding, type CurveName, type EcPublicKey, type SignatureHash, type RsaPublicKey, type SignatureVerifier } from "./signature.js";
 import { DerError, DerReader, root, unsignedInteger } from "../tls/der.js";
 
-export function digest(hash: HashName, message: Uint8Array): Uint8Array {
-  switch (hash) {
-    case "SHA-256": return sha256(message);
-    case "SHA-384": return sha384(message);
-    case "SHA-512": return sha512(message);
-  }
+export type Digest = (hash: SignatureHash, message: Uint8Array) => Uint8Array;
+
+/** u1·G + u2·Q in affine coordinates, or undefined for the point at infinity. */
+export type DoubleScalarMultiply = (curve: CurveName, u1: bigint, u2: bigint, q: Affine) => Affine | undefined;
+
+export function bigintSignatureVerifier(digest: Digest, multiply: DoubleScalarMultiply = (name, u1, u2, q) => {
+  const curve = curveOf(name);
+  return shamir(curve, u1, curve.g, u2, q);
+}, modExp: (base: bigint, exponent: bigint, modulus: bigint) => bigint = modPow): SignatureVerifier {
+  return {
+    verifyRsaPkcs1v15(key: RsaPublicKey, hash: SignatureHash, message: Uint8Array, signature: Uint8Array): boolean {
+      const k = key.modulus.length;
+      if (signature.length !== k || k === 0) return false;
+      const n = bytesToBigInt(key.modulus);
+      const e = bytesToBigInt(key.exponent);
+      const s = bytesToBigInt(signature);
+      if (s >= n || e < 3n) return false;
+      const expected = pkcs1v15Encoding(hash, digest(hash, message), k);
+      if (expected === undefined) return false;
+      return equalBytes(bigIntToBytes(modExp(s, e, n), k), expected);
+    },
+
+    verifyEcdsa(key: EcPublicKey, hash: SignatureHash, message: Uint8Array, signature: Uint8Array): boolean {
+      const curve = curveOf(key.curve);
+      const q = decodePoint(curve, key.point);
+      if (q === undefined) return false;
+      const rs = ecdsaSignature(signature);
+      if (rs === undefined) return false;
+      const [r, s] = rs;
+      if (r <= 0n || r >= curve.n || s <= 0n || s >= curve.n) return false;
+      const e = truncatedHash(digest(hash, message), curve.bits);
+      const w = invert(s, curve.n);
+      const u1 = (e * w) % curve.n;
+      const u2 = (r * w) % curve.n;
+      const point = multiply(key.curve, u1, u2, q);
+      if (point === undefined) return false;
+      return point[0] % curve.n === r;
+    },
+  };
 }
-
-export const javascriptSignatureVerifier: SignatureVerifier = {
-  verifyRsaPkcs1v15(key: RsaPublicKey, hash: HashName, message: Uint8Array, signature: Uint8Array): boolean {
-    const k = key.modulus.length;
-    if (signature.length !== k || k === 0) return false;
-    const n = bytesToBigInt(key.modulus);
-    const e = bytesToBigInt(key.exponent);
-    const s = bytesToBigInt(signature);
-    if (s >= n || e < 3n) return false;
-    const expected = pkcs1v15Encoding(hash, digest(hash, message), k);
-    if (expected === undefined) return false;
-    return equalBytes(bigIntToBytes(modPow(s, e, n), k), expected);
-  },
-
-  verifyEcdsa(key: EcPublicKey, hash: HashName, message: Uint8Array, signature: Uint8Array): boolean {
-    const curve = curveOf(key.curve);
-    const q = decodePoint(curve, key.point);
-    if (q === undefined) return false;
-    const rs = ecdsaSignature(signature);
-    if (rs === undefined) return false;
-    const [r, s] = rs;
-    if (r <= 0n || r >= curve.n || s <= 0n || s >= curve.n) return false;
-    const e = truncatedHash(digest(hash, message), curve.bits);
-    const w = invert(s, curve.n);
-    const u1 = (e * w) % curve.n;
-    const u2 = (r * w) % curve.n;
-    const point = shamir(curve, u1, curve.g, u2, q);
-    if (point === undefined) return false;
-    return point[0] % curve.n === r;
-  },
-};
 
 interface Curve {
   readonly p: bigint;
@@ -56,7 +57,7 @@ interface Curve {
   readonly bytes: number;
 }
 
-type Affine = readonly [bigint, bigint];
+export type Affine = readonly [bigint, bigint];
 type Jacobian = [bigint, bigint, bigint]; // Z = 0 is the point at infinity
 
 // Domain parameters of FIPS 186-4 / SEC 2 (facts), as hex.
@@ -115,7 +116,7 @@ function decodePoint(curve: Curve, bytes: Uint8Array): Affine | undefined {
 }
 
 /** Strict DER SEQUENCE { INTEGER r, INTEGER s }: no BER variants, no trailing bytes. */
-function ecdsaSignature(der: Uint8Array): [bigint, bigint] | undefined {
+export function ecdsaSignature(der: Uint8Array): [bigint, bigint] | undefined {
   try {
     const seq = new DerReader(der, root(der, 0x30, "ECDSA signature"));
     const r = unsignedInteger(der, seq.next(0x02, "r"));
@@ -142,7 +143,7 @@ function mod(a: bigint, m: bigint): bigint {
 }
 
 /** a⁻¹ mod m by the extended Euclidean algorithm (m prime, 0 < a < m). */
-function invert(a: bigint, m: bigint): bigint {
+export function invert(a: bigint, m: bigint): bigint {
   let [r0, r1] = [m, mod(a, m)];
   let [t0, t1] = [0n, 1n];
   while (r1 !== 0n) {

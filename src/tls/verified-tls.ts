@@ -5,7 +5,7 @@
 // caller as onError — the caller never gets to write a byte (MQTT CONNECT, HTTP request) to an
 // unverified peer. The same code runs on the board, on Node and inside XS.
 import type { Clock, LogSink, Socket, SocketError, TlsOptions } from "../io/io.js";
-import type { SignatureVerifier } from "../crypto/signature.js";
+import type { CryptoProvider } from "../crypto/provider.js";
 import { Logger } from "../log/logger.js";
 import { HandshakeObserver, type Direction } from "./observer.js";
 import { parseCertificatesPem } from "./pem.js";
@@ -23,9 +23,8 @@ export type OpenUncheckedTls = (options: TlsOptions, tap: TransportTap) => Socke
 
 export interface TlsVerifierDeps {
   readonly clock: Clock;
-  readonly signatures: SignatureVerifier;
-  /** SHA-256, for the key pin (`peerKey`). */
-  readonly sha256: (data: Uint8Array) => Uint8Array;
+  /** The signature primitives and SHA-256 (for the key pin, `peerKey`): the Io's crypto provider. */
+  readonly crypto: Pick<CryptoProvider, "verifyRsaPkcs1v15" | "verifyEcdsa" | "sha256">;
   readonly log: LogSink;
   /** Trust anchors (PEM) when TlsOptions.ca is absent; absent here = nothing is trusted without a CA. */
   readonly defaultAnchors?: () => string | undefined;
@@ -91,7 +90,7 @@ class VerifiedSocket implements Socket {
   }
 
   peerKey(): Uint8Array | undefined {
-    return this.#verdict ? this.#deps.sha256(this.#verdict.leaf.spki) : undefined;
+    return this.#verdict ? this.#deps.crypto.sha256(this.#verdict.leaf.spki) : undefined;
   }
 
   tlsVerified(): boolean {
@@ -141,7 +140,7 @@ class VerifiedSocket implements Socket {
       anchors: this.#anchors,
       serverName: this.#options.serverName ?? this.#options.host,
       now: this.#deps.clock.now(),
-      signatures: this.#deps.signatures,
+      signatures: this.#deps.crypto,
       mode: this.#options.trustOnFirstUse ? "pin" : "chain",
     };
   }

@@ -4,7 +4,7 @@
 // ServerKeyExchange signed by the leaf's key with an algorithm the client offered. The first
 // failed check refuses the connection with a typed reason; messages name certificates by their
 // role and carry no key material.
-import type { HashName, SignatureVerifier } from "../crypto/signature.js";
+import type { SignatureHash, SignatureVerifier } from "../crypto/signature.js";
 import { keyExchangeOf, type HandshakeObserver } from "./observer.js";
 import {
   CertificateParseError, EKU_ANY, EKU_SERVER_AUTH, KEY_USAGE_DIGITAL_SIGNATURE, KEY_USAGE_KEY_CERT_SIGN,
@@ -62,7 +62,7 @@ export interface Verdict {
 const MIN_RSA_BITS = 2048;
 const MAX_CHAIN = 8;
 
-const HASHES: Readonly<Record<number, HashName>> = { 4: "SHA-256", 5: "SHA-384", 6: "SHA-512" };
+const HASHES: Readonly<Record<number, SignatureHash>> = { 4: "SHA-256", 5: "SHA-384", 6: "SHA-512" };
 const SIG_RSA = 1;
 const SIG_ECDSA = 3;
 

@@ -1,14 +1,14 @@
 // X.509 certificates (RFC 5280), parsed strictly into what the TLS verifier checks: the signed
 // part and its signature, names (as DER, compared byte for byte), validity, the public key, and
 // the extensions that decide trust (basic constraints, key usage, extended key usage, SAN).
-import type { CurveName, EcPublicKey, HashName, RsaPublicKey } from "../crypto/signature.js";
+import type { CurveName, EcPublicKey, SignatureHash, RsaPublicKey } from "../crypto/signature.js";
 import { bitStringBytes, contents, DerError, DerReader, encoding, oid, root, unsignedInteger, type Element } from "./der.js";
 
 export type PublicKey = RsaPublicKey | EcPublicKey;
 
 export type SignatureAlgorithm =
-  | { readonly kind: "rsa"; readonly hash: HashName }
-  | { readonly kind: "ecdsa"; readonly hash: HashName };
+  | { readonly kind: "rsa"; readonly hash: SignatureHash }
+  | { readonly kind: "ecdsa"; readonly hash: SignatureHash };
 
 export interface Certificate {
   readonly der: Uint8Array;

@@ -14,7 +14,7 @@ import { daysFromNow, generateTestPki, type TestPki } from "../../host-sim/certs
 import { nodeSignatureVerifier } from "../../host-sim/io/signatures.js";
 import { TappedTransport } from "../../host-sim/io/tls-tap.js";
 import { boardConnectionOptions } from "../../host-sim/io/tls-profile.js";
-import { javascriptSignatureVerifier } from "../../src/crypto/signature-js.js";
+import { jsCrypto } from "../../src/crypto/js-provider.js";
 import type { SignatureVerifier } from "../../src/crypto/signature.js";
 import { HandshakeObserver, TlsObserverError, type Direction } from "../../src/tls/observer.js";
 import { parseCertificatesPem } from "../../src/tls/pem.js";
@@ -133,7 +133,7 @@ describe("observer", () => {
         const signed = Buffer.concat([observer.clientHello!.random, observer.serverHello!.random, ske.params]);
         const { verify } = await import("node:crypto");
         assert.ok(verify("sha256", signed, leaf.publicKey, ske.signature));
-        for (const signatures of [nodeSignatureVerifier, javascriptSignatureVerifier]) {
+        for (const signatures of [nodeSignatureVerifier, jsCrypto]) {
           const verdict = verifyHandshake(observer, options(p.caPem, { signatures }));
           assert.equal(verdict.verified, true);
         }
@@ -196,7 +196,7 @@ describe("verifier refusals agree with OpenSSL", () => {
     test(`${c.name} → ${c.reason}`, async () => {
       const { cert, key, ca, servername = "localhost" } = c.make();
       const rec = await record(cert, key, {}, { ...boardConnectionOptions(), servername });
-      for (const signatures of [nodeSignatureVerifier, javascriptSignatureVerifier]) {
+      for (const signatures of [nodeSignatureVerifier, jsCrypto]) {
         assert.equal(refusal(observe(rec, 200), options(ca, { serverName: servername, signatures })), c.reason);
       }
       assert.equal(await opensslAccepts(cert, key, ca, servername), c.reason === "accepted", "OpenSSL's verdict");
@@ -234,13 +234,13 @@ describe("signature primitives: our JavaScript against node:crypto", () => {
         for (let i = 0; i < 4; i++) {
           const message = randomBytes(randomInt(0, 200));
           const signature = new Uint8Array(sign(hash.replace("-", "").toLowerCase(), message, pair.privateKey));
-          assert.ok(check(javascriptSignatureVerifier, key, hash, message, signature), "valid");
+          assert.ok(check(jsCrypto, key, hash, message, signature), "valid");
           const mutated = signature.slice();
           mutated[randomInt(mutated.length)]! ^= 1 << randomInt(8);
           const other = Uint8Array.from(message);
           if (other.length) other[0]! ^= 1;
           for (const [m, s] of [[message, mutated], [other, signature], [message, signature.subarray(0, signature.length - 1)]] as const) {
-            assert.equal(check(javascriptSignatureVerifier, key, hash, m, s), check(nodeSignatureVerifier, key, hash, m, s));
+            assert.equal(check(jsCrypto, key, hash, m, s), check(nodeSignatureVerifier, key, hash, m, s));
           }
         }
       }
@@ -252,7 +252,7 @@ describe("signature primitives: our JavaScript against node:crypto", () => {
     const key = spkiKey(new Uint8Array(pair.publicKey.export({ type: "spki", format: "der" })));
     const message = randomBytes(32);
     const good = new Uint8Array(sign("sha256", message, pair.privateKey));
-    assert.ok(check(javascriptSignatureVerifier, key, "SHA-256", message, good));
+    assert.ok(check(jsCrypto, key, "SHA-256", message, good));
     const n = Buffer.from("00ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551", "hex");
     const seq = (...parts: Buffer[]) => Buffer.concat([Buffer.from([0x30, parts.reduce((a, p) => a + p.length, 0)]), ...parts]);
     const int = (b: Buffer) => Buffer.concat([Buffer.from([0x02, b.length]), b]);
@@ -264,7 +264,7 @@ describe("signature primitives: our JavaScript against node:crypto", () => {
       Buffer.concat([good, Buffer.from([0])]), // trailing byte
     ];
     for (const sig of bad) {
-      assert.equal(check(javascriptSignatureVerifier, key, "SHA-256", message, new Uint8Array(sig)), false, sig.toString("hex"));
+      assert.equal(check(jsCrypto, key, "SHA-256", message, new Uint8Array(sig)), false, sig.toString("hex"));
       assert.equal(check(nodeSignatureVerifier, key, "SHA-256", message, new Uint8Array(sig)), false, sig.toString("hex"));
     }
   });

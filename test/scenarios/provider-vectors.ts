@@ -2,16 +2,53 @@
 // checked against each engine's provider (scenario, Node and XS) and the board's provider over the
 // SDK fakes (test/xs/fakes/guest.mts). Sources: FIPS 180-2 examples (SHA-256/512 "abc"),
 // RFC 4231 §4.2 test case 1 (HMAC), NIST SP 800-38A F.3.13 (CFB128-AES128) and F.5.1
-// (CTR-AES128), McGrew & Viega GCM spec test cases 2 and 3 (AES-128-GCM).
+// (CTR-AES128), McGrew & Viega GCM spec test cases 2 and 3 (AES-128-GCM), RFC 6979 A.2.5 / A.2.6
+// (ECDSA P-256/SHA-256 and P-384/SHA-384 of "sample"), and an RSA-2048 PKCS#1 v1.5 SHA-256
+// signature of "sample" made by OpenSSL (node:crypto sign) — a recording, not a published vector.
 import { fromHex, toHex, utf8 } from "../../src/bytes/bytes.js";
 import type { CryptoProvider } from "../../src/crypto/provider.js";
 
 const KEY = fromHex("2b7e151628aed2a6abf7158809cf4f3c");
+
+const RFC6979_P256 = {
+  point: "0460fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb67903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299",
+  spkiPrefix: "3059301306072a8648ce3d020106082a8648ce3d030107034200",
+  signature: "3046022100efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716022100f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8",
+};
+const RFC6979_P384 = {
+  point: "04ec3a4e415b4e19a4568618029f427fa5da9a8bc4ae92e02e06aae5286b300c64def8f0ea9055866064a254515480bc138015d9b72d7d57244ea8ef9ac0c621896708a59367f9dfb9f54ca84b3f1c9db1288b231c3ae0d4fe7344fd2533264720",
+  spkiPrefix: "3076301006072a8648ce3d020106052b81040022036200",
+  signature: "306602310094edbb92a5ecb8aad4736e56c691916b3f88140666ce9fa73d64c4ea95ad133c81a648152e44acf96e36dd1e80fabe4602310099ef4aeb15f178cea1fe40db2603138f130e740a19624526203b6351d0a3a94fa329c145786e679e7b82c71a38628ac8",
+};
+const OPENSSL_RSA = {
+  modulus: "a852d9bee7c217bb04a3d451795b396cf6c80796ef0f613b3af2323986f47b6f0f304d03092af35e758bf8106be3aad5bdee4343118ae660ee3eeabad72f9d70e6a19135138f835df77ab20a59c02cd9ff96af11fce6847ca379ce4abe16e1d4e6fbccb75a6f047e04ac5ef40dcd473cf184c8c956063dfb5857322acb0e3b38790d94c3f62a59217db6ba418e0b5b0c47b3f857e5f9ca7cafe026d36f07cbc2af3a3ff9368a74bf4946197d781eec1addba972edbc9125404a5e032d8fffe3419be46d6affb468c2f8f002b3ae1f0a580fe911353f3eee2e699aed0e1cffbc5d567d99554e1a39207e24c4e149bbe70ebdbe5e87a661940112e7b5d937cf371",
+  spkiPrefix: "30820122300d06092a864886f70d01010105000382010f003082010a0282010100",
+  spkiSuffix: "0203010001",
+  signature: "3c04c262af62af602fef8cacf61b7d6b69c25c92cfe8fb96165433102b4dd48e0b6693bee601449e4884a293b42c95a9686ed6a092a7bc368eadc4c963a35509b6612b8220aa24d04ea48caa75e5337dd41cd3f397743b7fbec4af13418b91c56afcd0026844b629e42b9046ac19f61c132fc4d615101b4f46c05a26063be1ee8f2f6fb35f814260d14fdc00229b14fef456128a7b4d751bc35ae7abf25f3e83ccf39da1ac7c34678d5ce0ffcf764f15f92b7f4e58e2609d1f9d7b037f8749f99cad6554065257190b4a34f143065c2ed1ff03e3e19d38313730ff88d0aa2cd3b67121ea148ca7c83627bca826e86cb578a3286d56b0930cc93d0fa621180c3d",
+};
+
+/** The signature known answers: each valid signature verifies, and with one bit flipped it does not. */
+function signatureMismatches(crypto: CryptoProvider): string[] {
+  const bad: string[] = [];
+  const message = utf8("sample");
+  const flipped = (hex: string) => { const b = fromHex(hex); b[b.length - 5]! ^= 0x10; return b; };
+  for (const [name, v, curve, hash] of [["P-256", RFC6979_P256, "P-256", "SHA-256"], ["P-384", RFC6979_P384, "P-384", "SHA-384"]] as const) {
+    const key = { kind: "ec", curve, point: fromHex(v.point), spki: fromHex(v.spkiPrefix + v.point) } as const;
+    if (!crypto.verifyEcdsa(key, hash, message, fromHex(v.signature))) bad.push(`ECDSA ${name} (RFC 6979): valid signature refused`);
+    if (crypto.verifyEcdsa(key, hash, message, flipped(v.signature))) bad.push(`ECDSA ${name}: a flipped bit verifies`);
+    if (crypto.verifyEcdsa(key, hash, utf8("samplE"), fromHex(v.signature))) bad.push(`ECDSA ${name}: another message verifies`);
+  }
+  const rsa = { kind: "rsa", modulus: fromHex(OPENSSL_RSA.modulus), exponent: fromHex("010001"), spki: fromHex(OPENSSL_RSA.spkiPrefix + OPENSSL_RSA.modulus + OPENSSL_RSA.spkiSuffix) } as const;
+  if (!crypto.verifyRsaPkcs1v15(rsa, "SHA-256", message, fromHex(OPENSSL_RSA.signature))) bad.push("RSA PKCS#1 v1.5 SHA-256: valid signature refused");
+  if (crypto.verifyRsaPkcs1v15(rsa, "SHA-256", message, flipped(OPENSSL_RSA.signature))) bad.push("RSA: a flipped bit verifies");
+  if (crypto.verifyRsaPkcs1v15(rsa, "SHA-384", message, fromHex(OPENSSL_RSA.signature))) bad.push("RSA: verifies under another hash");
+  return bad;
+}
 const PLAIN = fromHex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51");
 
 /** Every mismatch as "what: got … expected …"; empty when the provider gives the published answers. */
 export function providerMismatches(crypto: CryptoProvider): string[] {
-  const bad: string[] = [];
+  const bad: string[] = signatureMismatches(crypto);
   const eq = (what: string, got: Uint8Array | undefined, hex: string) => {
     const g = got === undefined ? "undefined" : toHex(got);
     if (g !== hex) bad.push(`${what}: got ${g} expected ${hex}`);

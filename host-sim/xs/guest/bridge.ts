@@ -8,8 +8,6 @@ import { jsCrypto } from "../../../src/crypto/js-provider.js";
 import type { FlashControl, SimDevice } from "../../../test/scenarios/harness.js";
 import type { GuestRequest, HostEvent, HostReply } from "../protocol.js";
 import { verifiedTls, type TransportTap } from "../../../src/tls/verified-tls.js";
-import { javascriptSignatureVerifier } from "../../../src/crypto/signature-js.js";
-import { sha256 } from "../../../src/crypto/hash.js";
 
 declare const issueCommand: (request: ArrayBuffer) => ArrayBuffer;
 
@@ -115,24 +113,18 @@ export function dispatch(event: HostEvent): void {
 
 export function bridgedDevice(device: number): SimDevice {
   const logs: LogRecord[] = [];
-  // TLS is decided here, inside XS, by the core's verifier with our JavaScript signature
-  // primitives, on the transport bytes the host's (unchecked) TLS exchanged.
-  const tlsDeps = {
-    clock: { now: () => call({ op: "clock.now", device }) as number },
-    signatures: javascriptSignatureVerifier,
-    sha256,
-    log: (record: LogRecord) => io.log(record),
-  };
   const io: Io = {
     network: {
       tcp: (options) => openSocket(device, "tcp", options, {}),
+      // TLS is decided here, inside XS, by the core's verifier with our JavaScript signature
+      // primitives, on the transport bytes the host's (unchecked) TLS exchanged.
       tls: (options) => verifiedTls(options, (o, tap) => openSocket(device, "tls", o, {
         ...(o.serverName !== undefined ? { serverName: o.serverName } : {}),
         ...(o.clientCertificate !== undefined ? { clientCertificate: o.clientCertificate } : {}),
         ...(o.clientKey !== undefined ? { clientKey: o.clientKey.revealString() } : {}),
         ...(o.alpn !== undefined ? { alpn: [...o.alpn] } : {}),
         ...(o.trustOnFirstUse ? { trustOnFirstUse: true } : {}),
-      }, tap), tlsDeps),
+      }, tap), { clock: io.clock, crypto: jsCrypto, log: (record) => io.log(record) }),
       udp: (options) => openUdp(device, options),
     },
     storage: {

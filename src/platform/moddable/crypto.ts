@@ -6,6 +6,7 @@ import { BlockCipher, Digest, Mode } from "crypt";
 import GCM from "gcm";
 import type { CipherStream, CryptoProvider, HashName } from "../../crypto/provider.js";
 import { toArrayBuffer } from "./pem.js";
+import { boardSignatures } from "./signatures.js";
 
 const DIGEST = { sha256: "SHA256", sha512: "SHA512" } as const;
 const BLOCK = { sha256: 64, sha512: 128 } as const;
@@ -46,6 +47,8 @@ function aesCfb(key: Uint8Array, iv: Uint8Array, data: Uint8Array, direction: "e
 }
 
 export const boardCrypto: CryptoProvider = Object.freeze({
+  verifyRsaPkcs1v15: boardSignatures.verifyRsaPkcs1v15,
+  verifyEcdsa: boardSignatures.verifyEcdsa,
   sha256: (data: Uint8Array) => digest("sha256", data),
   sha512: (data: Uint8Array) => digest("sha512", data),
   hmac,

@@ -2,14 +2,15 @@
 // @noble/ciphers, following modCrypt.c: results are new ArrayBuffers, and CTR keeps its counter and
 // its offset into the current block between calls (the board's are C).
 import { ecb } from "@noble/ciphers/aes.js";
-import { sha256, sha512 } from "@noble/hashes/sha2.js";
+import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import { world, bytesOf } from "./world.js";
 
 export class Digest {
   readonly #hash: (message: Uint8Array) => Uint8Array;
   #parts: Uint8Array[] = [];
-  constructor(algorithm: "SHA256" | "SHA512") {
+  constructor(algorithm: "SHA256" | "SHA384" | "SHA512") {
     if (algorithm === "SHA512") this.#hash = sha512;
+    else if (algorithm === "SHA384") this.#hash = sha384;
     else if (algorithm === "SHA256") this.#hash = sha256;
     else throw new Error("Digest: unsupported algorithm");
   }

@@ -94,7 +94,7 @@ declare module "wifi" {
 
 declare module "crypt" {
   export class Digest {
-    constructor(algorithm: "SHA256" | "SHA512");
+    constructor(algorithm: "SHA256" | "SHA384" | "SHA512");
     /** The runtime also takes typed arrays; the SDK's typings say string or ArrayBuffer. */
     write(data: string | ArrayBuffer): void;
     close(): ArrayBuffer;

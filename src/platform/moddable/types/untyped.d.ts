@@ -33,3 +33,42 @@ declare module "gcm" {
     process(data: ArrayBuffer | Uint8Array, buf: undefined, iv: ArrayBuffer, aad: ArrayBuffer | undefined, encrypt: boolean): ArrayBuffer | undefined;
   }
 }
+
+// The SDK's BigInt arithmetic in C (modules/crypt/arith, etc/curve.js), included with its TLS
+// stack (tls_common.json): what the board's signature verifier (signatures.ts) runs on.
+declare module "modular" {
+  export default class Modular {
+    constructor(modulus: bigint);
+    /** base^exponent mod modulus, in C (xs_mod2_exp). */
+    exp(base: bigint, exponent: bigint): bigint;
+  }
+}
+
+declare module "ecp" {
+  export default class ECPoint {
+    constructor(x: bigint, y: bigint, identity?: boolean);
+    get X(): bigint;
+    get Y(): bigint;
+    isZero(): boolean;
+  }
+}
+
+declare module "ec" {
+  import type ECPoint from "ecp";
+  export default class EC {
+    constructor(a: bigint, b: bigint, m: bigint);
+    /** k1·P1 + k2·P2 in C (xs_ec2_mul2), affine. */
+    mul2(p1: ECPoint, k1: bigint, p2: ECPoint, k2: bigint): ECPoint;
+  }
+}
+
+declare module "curve" {
+  import type EC from "ec";
+  import type ECPoint from "ecp";
+  export default class Curve {
+    constructor(name: "secp256r1" | "secp384r1");
+    readonly G: ECPoint;
+    readonly ec: EC;
+    readonly n: bigint;
+  }
+}
