@@ -4,8 +4,8 @@
 // client ID is bound to the first Ed25519 key that registers it: the same unit (same key) may
 // register again and gets a fresh login (the old one is revoked), any other key is refused.
 import { fromHex, toHex } from "../../src/bytes/bytes.js";
-import { verify } from "../../src/identity/ed25519.js";
 import { nodeIdOf } from "../../src/identity/identity.js";
+import { verifyFor } from "../../src/identity/signing.js";
 import { registrationMessage, replyTopic } from "../../src/onboarding/shared-register.js";
 import { newId, newSecret, type CloudState } from "./state.js";
 import { nodeCrypto } from "../io/node-crypto.js";
@@ -52,7 +52,7 @@ async function answer(deps: RegistrationDeps, clientId: string, payload: Buffer)
   if (!state.data.shared.some((s) => s.register)) return refuse("not-enabled", "no shared account registers devices");
   const publicKey = fromHex(req.publicKey as string);
   const nonce = req.nonce as string;
-  if (nodeIdOf(nodeCrypto, { publicKey }) !== req.nodeId || !verify(nodeCrypto, fromHex(req.signature as string), registrationMessage(clientId, req.nodeId, nonce), publicKey)) {
+  if (nodeIdOf(nodeCrypto, { publicKey }) !== req.nodeId || !verifyFor(nodeCrypto, publicKey, "shared-register", registrationMessage(clientId, req.nodeId, nonce), fromHex(req.signature as string))) {
     return refuse("bad-request", "signature does not verify");
   }
   if (state.data.credentials.some((c) => c.clientId === clientId && c.owner !== `shared:${clientId}`)) {

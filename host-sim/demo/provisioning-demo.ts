@@ -13,7 +13,7 @@ import { randomFillSync } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseFactoryConfig } from "../../src/config/factory-config.js";
+import { CHALLENGE_SIGNATURE, parseFactoryConfig } from "../../src/config/factory-config.js";
 import { Device } from "../../src/lifecycle/device.js";
 import { DEFAULT_SERVICE_UUID } from "../../src/provisioning/uuid.js";
 import { Secret } from "../../src/secrets/secret.js";
@@ -78,6 +78,8 @@ export async function runProvisioningDemo(o: ProvisioningDemoOptions): Promise<v
     cloud.addSharedAccount("device-class-a", "shared-class-password");
     factory.shared = { username: "device-class-a", password: "shared-class-password", clientIdPrefix: "esp" };
   }
+  // The reference cloud's mapping API verifies this firmware's signatures: ch_resp may be served.
+  if (o.mapping === "challenge") factory.userMapping = { challengeResponse: { cloud: api.url, signature: CHALLENGE_SIGNATURE } };
   await cloud.settled();
   say("operator", `unit ${mac} allowed for "${o.strategy}"; factory config: chain ${(factory.chain as string[]).join(" → ")}; flash blank`);
   say("wifi-sim", `simulated networks: ${DEFAULT_NETWORKS.map((n) => n.ssid).join(", ")}`);

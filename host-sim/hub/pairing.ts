@@ -1,5 +1,6 @@
 // The secure pairing request (PROTOCOL.md §2): parse, check the node ID against the public key,
-// verify the Ed25519 signature over the text bound to this hub's key, and the pairing code both
+// verify the Ed25519 signature over the text bound to this hub's key and the display name (framed
+// for the "hub-pair" purpose, PROTOCOL.md §2), and the pairing code both
 // sides show. Independent of the device's implementation: node:crypto only.
 import { createHash, createPublicKey, verify } from "node:crypto";
 
@@ -34,7 +35,7 @@ export function parsePairRequest(body: Buffer, hubKeyHex: string): PairRequest {
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw new PairRequestError("body must be a JSON object");
   const o = json as Record<string, unknown>;
-  if (o.v !== 1) throw new PairRequestError("unsupported protocol version (v must be 1)");
+  if (o.v !== 2) throw new PairRequestError("unsupported protocol version (v must be 2: the display name is signed)");
   const nodeId = hexField(o, "node_id", 20);
   const publicKeyHex = hexField(o, "public_key", 64);
   const nonceHex = hexField(o, "nonce", 32);
@@ -46,7 +47,7 @@ export function parsePairRequest(body: Buffer, hubKeyHex: string): PairRequest {
   const publicKey = new Uint8Array(Buffer.from(publicKeyHex, "hex"));
   const expectedId = createHash("sha512").update(publicKey).digest("hex").slice(0, 20);
   if (expectedId !== nodeId) throw new PairRequestError("node_id is not the node ID of public_key");
-  const signed = Buffer.from(["onboard-hub-pair-v1", nodeId, nonceHex, hubKeyHex].join("\n"), "utf8");
+  const signed = framedForHubPair(pairSignedText(nodeId, nonceHex, hubKeyHex, name));
   let key;
   try {
     key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(publicKey).toString("base64url") }, format: "jwk" });
@@ -69,6 +70,15 @@ export function pairingCode(hubKey: Uint8Array, devicePublicKey: Uint8Array, non
 }
 
 /** The text a device signs (exported for tests that play the device). */
-export function pairSignedText(nodeId: string, nonceHex: string, hubKeyHex: string): string {
-  return ["onboard-hub-pair-v1", nodeId, nonceHex, hubKeyHex].join("\n");
+export function pairSignedText(nodeId: string, nonceHex: string, hubKeyHex: string, name: string): string {
+  return ["onboard-hub-pair-v2", nodeId, nonceHex, hubKeyHex, name].join("\n");
+}
+
+/**
+ * The bytes the identity key actually signs: "onboard-sig-v1" NUL "hub-pair" NUL text. Written
+ * here from PROTOCOL.md, not imported from the device code, so the hub checks the framing on
+ * its own.
+ */
+export function framedForHubPair(text: string): Buffer {
+  return Buffer.concat([Buffer.from("onboard-sig-v1\0hub-pair\0", "latin1"), Buffer.from(text, "utf8")]);
 }

@@ -121,6 +121,9 @@ async function selfContained(): Promise<void> {
     pop: Secret.fromString(args.pop!),
     username: args.username!,
     ble: !args.serve,
+    // The reference cloud verifies this firmware's signatures: ch_resp may be served (as a
+    // factory config's userMapping.challengeResponse would say on the board).
+    challengeResponse: mappingMethod === "challenge" || args.serve === true,
     onEvent(e: WindowEvent) {
       if (e.type === "opened") {
         console.log(`device: advertising ${e.deviceName}, node ${e.nodeId}`);

@@ -97,6 +97,21 @@ export interface HubConfig {
   readonly broker?: { readonly port: number; readonly ca?: string; readonly serverName?: string };
 }
 
+/** The signature scheme this firmware's ch_resp produces (src/identity/signing.ts). */
+export const CHALLENGE_SIGNATURE = "ed25519-onboard-sig-v1";
+
+/** RainMaker user-node mapping from the phone (src/provisioning/). */
+export interface UserMappingConfig {
+  /**
+   * Challenge-response mapping (ch_resp): served and advertised only with this section, which
+   * names the mapping cloud that verifies this firmware's signatures. The ESP RainMaker cloud
+   * does not (it verifies RSA-PSS/ECDSA by the claimed node certificate), so it is refused here.
+   */
+  readonly challengeResponse?: { readonly cloud: string; readonly signature: typeof CHALLENGE_SIGNATURE };
+  /** User ID + secret key mapping (cloud_user_assoc, confirmed over our broker); default true. */
+  readonly secretKey: boolean;
+}
+
 /** Strategies that bring their own broker: the top-level "broker" is optional when only these are chained. */
 const OWN_BROKER: readonly StrategyName[] = ["stored", "hub"];
 
@@ -108,6 +123,7 @@ export interface FactoryConfig {
   readonly register?: RegisterConfig;
   readonly shared?: SharedConfig;
   readonly hub?: HubConfig;
+  readonly userMapping?: UserMappingConfig;
   /** Attempts per strategy for transient failures, and the delays between them. */
   readonly retry: {
     readonly attempts: number; readonly initialMs: number; readonly maxMs: number;
@@ -136,7 +152,7 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
     }
   }
   const root = obj(json, "(root)");
-  known(root, "(root)", ["chain", "broker", "bootstrap", "register", "shared", "hub", "retry"]);
+  known(root, "(root)", ["chain", "broker", "bootstrap", "register", "shared", "hub", "userMapping", "retry"]);
   const chainRaw = root.chain;
   if (!Array.isArray(chainRaw) || chainRaw.length === 0) throw new ConfigError("chain", `must be a non-empty array of ${STRATEGY_NAMES.join(" | ")}`);
   const chain: StrategyName[] = [];
@@ -234,6 +250,7 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
   }
 
   if (root.hub !== undefined) config.hub = parseHubConfig(root.hub);
+  if (root.userMapping !== undefined) config.userMapping = parseUserMappingConfig(root.userMapping);
 
   if (root.retry !== undefined) {
     const r = obj(root.retry, "retry");
@@ -252,6 +269,29 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
     if (name !== "stored" && config[name] === undefined) throw new ConfigError(name, `the chain names "${name}" but there is no "${name}" section`);
   }
   return config;
+}
+
+function parseUserMappingConfig(value: unknown): UserMappingConfig {
+  const u = obj(value, "userMapping");
+  known(u, "userMapping", ["challengeResponse", "secretKey"]);
+  const secretKey = u.secretKey === undefined ? true : bool(u.secretKey, "userMapping.secretKey");
+  if (u.challengeResponse === undefined) return { secretKey };
+  const c = obj(u.challengeResponse, "userMapping.challengeResponse");
+  known(c, "userMapping.challengeResponse", ["cloud", "signature"]);
+  const cloud = httpUrl(c.cloud, "userMapping.challengeResponse.cloud");
+  const host = parseHttpUrl(cloud).host.toLowerCase();
+  if (host === "rainmaker.espressif.com" || host.endsWith(".rainmaker.espressif.com")) {
+    throw new ConfigError("userMapping.challengeResponse.cloud", "the ESP RainMaker cloud verifies RSA-PSS/ECDSA signatures made with a claimed node key; this firmware signs with Ed25519 under a node ID of its own, so its challenge responses cannot verify there");
+  }
+  if (c.signature !== CHALLENGE_SIGNATURE) {
+    throw new ConfigError("userMapping.challengeResponse.signature", `must be "${CHALLENGE_SIGNATURE}": the cloud named here must verify this firmware's framed Ed25519 signatures`);
+  }
+  return { challengeResponse: { cloud, signature: CHALLENGE_SIGNATURE }, secretKey };
+}
+
+function bool(value: unknown, path: string): boolean {
+  if (typeof value !== "boolean") throw new ConfigError(path, "must be true or false");
+  return value;
 }
 
 function parseHubConfig(value: unknown): HubConfig {

@@ -2,12 +2,13 @@
 // source and kept in the credential record, and a node ID derived from the public key, so it is
 // stable for the life of the key and the same on every engine. Per-unit facts come from here
 // (and the MAC), never from the firmware build. Hashing goes through the platform's provider.
+// Signing goes through ./signing.ts only (one framing per purpose).
 import { toHex } from "../bytes/bytes.js";
 import type { CryptoProvider } from "../crypto/provider.js";
 import type { Io } from "../io/io.js";
 import { Secret } from "../secrets/secret.js";
 import type { DeviceIdentity } from "../storage/credential-record.js";
-import { publicKeyOf, sign } from "./ed25519.js";
+import { publicKeyOf } from "./ed25519.js";
 
 export function generateIdentity(io: Pick<Io, "random" | "crypto">): DeviceIdentity {
   const secretKey = new Uint8Array(32);
@@ -26,16 +27,6 @@ export function generateIdentity(io: Pick<Io, "random" | "crypto">): DeviceIdent
  */
 export function nodeIdOf(crypto: CryptoProvider, identity: Pick<DeviceIdentity, "publicKey">): string {
   return toHex(crypto.sha512(identity.publicKey).subarray(0, 10));
-}
-
-/** Sign with the identity key; the key bytes are wiped after use. */
-export function signWithIdentity(crypto: CryptoProvider, identity: DeviceIdentity, message: Uint8Array): Uint8Array {
-  const key = identity.secretKey.revealBytes();
-  try {
-    return sign(crypto, message, key);
-  } finally {
-    key.fill(0);
-  }
 }
 
 /** The identity is intact when its secret key still derives its public key. */

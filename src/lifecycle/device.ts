@@ -305,9 +305,15 @@ export class Device {
     const p = this.#config.provisioning!;
     const generation = this.#generation;
     this.#setState("provisioning", reason);
+    const mapping = this.#config.factory?.userMapping;
     const window = openProvisioningWindow(this.#io, this.#record!.identity, {
       security: p.security ?? 2,
       pop: p.pop,
+      // ch_resp only for a mapping cloud that verifies our signatures, and only until a
+      // provisioning has completed (stored Wi-Fi: the mapping was done then; a jammed network
+      // reopening the window must not reopen the signing endpoint). Factory reset clears it.
+      challengeResponse: mapping?.challengeResponse !== undefined && this.#record!.wifi === undefined,
+      userAssociation: mapping?.secretKey ?? true,
       ...(p.windowTimeoutMs !== undefined ? { timeoutMs: p.windowTimeoutMs } : {}),
       ...(p.closeAfterSuccessMs !== undefined ? { closeAfterSuccessMs: p.closeAfterSuccessMs } : {}),
       ...(p.connectAttempts !== undefined ? { connectAttempts: p.connectAttempts } : {}),

@@ -5,7 +5,8 @@
 // Wire, over the broker, confined to the session's own client ID by the broker's ACLs:
 //   device → cloud  register/<C>/request  {"v":1,"nodeId","publicKey":hex,"nonce":hex16,"signature":hex}
 //   cloud → device  register/<C>/reply    {"v":1,"username","password"[,"topics"]} | {"v":1,"error",["detail"]}
-// The signature is Ed25519 over "register-v1\n<C>\n<nodeId>\n<nonce>" with the unit's identity key:
+// The signature is Ed25519 with the unit's identity key over "register-v1\n<C>\n<nodeId>\n<nonce>",
+// framed for the "shared-register" purpose (src/identity/signing.ts):
 // the cloud binds C to that key, so the same unit may register again (after a factory reset the
 // identity stays) while a clone claiming C with another key is refused. The nonce is never
 // accepted twice, so a captured request cannot be replayed.
@@ -13,7 +14,7 @@
 // unit's own credentials then connect with clean session off.
 import { fromUtf8, toHex, utf8 } from "../bytes/bytes.js";
 import type { Io, TimerId } from "../io/io.js";
-import { signWithIdentity } from "../identity/identity.js";
+import { signFor } from "../identity/signing.js";
 import type { CryptoProvider } from "../crypto/provider.js";
 import { MqttClient } from "../mqtt/client.js";
 import { Secret } from "../secrets/secret.js";
@@ -23,13 +24,14 @@ import type { StrategyFailure } from "./strategy.js";
 export const requestTopic = (clientId: string) => `register/${clientId}/request`;
 export const replyTopic = (clientId: string) => `register/${clientId}/reply`;
 
+/** The payload signed for the "shared-register" purpose. */
 export function registrationMessage(clientId: string, nodeId: string, nonceHex: string): Uint8Array {
   return utf8(`register-v1\n${clientId}\n${nodeId}\n${nonceHex}`);
 }
 
 export function encodeRegistrationRequest(crypto: CryptoProvider, identity: DeviceIdentity, clientId: string, nodeId: string, nonce: Uint8Array): Uint8Array {
   const nonceHex = toHex(nonce);
-  const signature = signWithIdentity(crypto, identity, registrationMessage(clientId, nodeId, nonceHex));
+  const signature = signFor(crypto, identity, "shared-register", registrationMessage(clientId, nodeId, nonceHex));
   return utf8(JSON.stringify({ v: 1, nodeId, publicKey: toHex(identity.publicKey), nonce: nonceHex, signature: toHex(signature) }));
 }
 

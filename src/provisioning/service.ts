@@ -20,6 +20,7 @@ import {
   WifiStationState,
 } from "../protobuf/messages.js";
 import type { WifiAuthMode, WifiNetwork } from "../io/io.js";
+import { ChallengeGate, type ChallengeRateLimit } from "./challenge-response.js";
 import { ProtocommError } from "./errors.js";
 import type { CryptoProvider } from "../crypto/provider.js";
 import { createSecuritySession, type SecurityConfig, type SecuritySession } from "./security.js";
@@ -55,10 +56,16 @@ export interface WifiBackend {
 
 export interface RainMakerBackend {
   readonly nodeId: string;
-  /** Serve `ch_resp` (challenge-response mapping). */
+  /**
+   * Serve `ch_resp` (challenge-response mapping) and advertise it in proto-ver. Only when the
+   * factory config names a mapping cloud that verifies our signatures (issue 15 item 4).
+   */
   readonly challengeResponse: boolean;
+  /** ch_resp signatures per window and their spacing (default DEFAULT_CHALLENGE_RATE). */
+  readonly challengeRate?: ChallengeRateLimit;
   /** Serve `cloud_user_assoc` (user ID + secret key mapping). */
   readonly userAssociation: boolean;
+  /** Sign a ch_resp challenge (already checked by ChallengeGate) for the "rmaker-challenge" purpose only. */
   sign(challenge: Uint8Array): Uint8Array;
   /** Store the pair for the publish once online; false = could not store. */
   setUserMapping(userId: string, secretKey: string): boolean;
@@ -127,7 +134,7 @@ export class ProvisioningService {
   #session: SecuritySession | undefined;
   #failures = 0;
   #lockedUntil = 0;
-  #chRespDisabled = false;
+  #challenges: ChallengeGate | undefined;
   #closed = false;
   readonly #closeListeners: (() => void)[] = [];
   /** Requests handled and bytes in/out, for the figures. */
@@ -145,6 +152,7 @@ export class ProvisioningService {
       this.#handlers.set("cloud_user_assoc", (r) => this.#userAssoc(r, rm));
     }
     if (rm?.challengeResponse) {
+      this.#challenges = new ChallengeGate(rm.challengeRate);
       this.#endpoints.push({ name: "ch_resp", id: next++ });
       this.#handlers.set("ch_resp", (r) => this.#chResp(r, rm));
     }
@@ -342,13 +350,30 @@ export class ProvisioningService {
 
   // ---- RainMaker: ch_resp
 
+  /** The mapping is done (the window saw credentials after a signature): ch_resp answers Disabled from now on. */
+  endChallengeResponse(): void {
+    this.#challenges?.disable();
+  }
+
+  /** ch_resp signatures given in this window (0 when ch_resp is not served). */
+  get challengeSignatures(): number {
+    return this.#challenges?.signatures ?? 0;
+  }
+
   #chResp(request: Uint8Array, rm: RainMakerBackend): Uint8Array {
+    const gate = this.#challenges!;
     const m = parse<{ msg: number; cmdChallengeResponsePayload?: { payload: Uint8Array } }>(RMakerChRespPayload, request, "ch_resp");
     switch (m.msg) {
       case ChRespMsg.CmdChallengeResponse: {
-        if (this.#chRespDisabled) return encode(RMakerChRespPayload, { msg: ChRespMsg.RespChallengeResponse, status: ChRespStatus.Disabled });
         const challenge = m.cmdChallengeResponsePayload?.payload;
         if (challenge === undefined || challenge.length === 0) throw new ProtocommError("invalid", "ch_resp: empty challenge");
+        const refuse = (status: number) => encode(RMakerChRespPayload, { msg: ChRespMsg.RespChallengeResponse, status });
+        switch (gate.admit(challenge, this.#o.now())) {
+          case "disabled": return refuse(ChRespStatus.Disabled);
+          case "bad-format": return refuse(ChRespStatus.InvalidParam);
+          case "too-soon": return refuse(ChRespStatus.Fail);
+          default: break;
+        }
         const signature = rm.sign(challenge);
         rm.onChallengeSigned?.();
         return encode(RMakerChRespPayload, { msg: ChRespMsg.RespChallengeResponse, status: ChRespStatus.Success, respChallengeResponsePayload: { payload: signature, node_id: rm.nodeId } });
@@ -356,7 +381,7 @@ export class ProvisioningService {
       case ChRespMsg.CmdGetNodeID:
         return encode(RMakerChRespPayload, { msg: ChRespMsg.RespGetNodeID, status: ChRespStatus.Success, respGetNodeIDPayload: { node_id: rm.nodeId } });
       case ChRespMsg.CmdDisableChalResp:
-        this.#chRespDisabled = true;
+        gate.disable();
         return encode(RMakerChRespPayload, { msg: ChRespMsg.RespDisableChalResp, status: ChRespStatus.Success, respDisableChalRespPayload: {} });
       default:
         throw new ProtocommError("invalid", `ch_resp: unknown msg ${m.msg}`);

@@ -11,7 +11,9 @@
 //   w.close();
 import { toHex, utf8 } from "../bytes/bytes.js";
 import { srpSalt, srpVerifier } from "../crypto/srp.js";
-import { nodeIdOf, signWithIdentity } from "../identity/identity.js";
+import { nodeIdOf } from "../identity/identity.js";
+import { signFor } from "../identity/signing.js";
+import type { ChallengeRateLimit } from "./challenge-response.js";
 import type { Io, WifiAuthMode, WifiEvent, WifiFailure, WifiNetwork } from "../io/io.js";
 import { Logger } from "../log/logger.js";
 import { Secret } from "../secrets/secret.js";
@@ -39,8 +41,14 @@ export interface ProvisioningWindowOptions {
   /** Connection attempts per apply before ConnectionFailed; default 3 (retries report attempt_failed). */
   readonly connectAttempts?: number;
   readonly retryDelayMs?: number;
-  /** RainMaker endpoints; both on by default. */
+  /**
+   * RainMaker `ch_resp` (challenge-response mapping): off by default. Turn it on only for a
+   * mapping cloud that verifies this unit's Ed25519 signatures (the factory config's
+   * `userMapping.challengeResponse`); the ESP RainMaker cloud does not (README, "ESP RainMaker apps").
+   */
   readonly challengeResponse?: boolean;
+  readonly challengeRate?: ChallengeRateLimit;
+  /** RainMaker `cloud_user_assoc` (user ID + secret key, confirmed over MQTT once online); default on. */
   readonly userAssociation?: boolean;
   readonly lockout?: LockoutPolicy;
   /** Use the BLE transport from io.ble (default true when io.ble exists). HTTP is attached by the host. */
@@ -167,6 +175,8 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
 
   const wifiBackend: WifiBackend = {
     setConfig(c) {
+      // The apps send Wi-Fi only after the cloud verified the signature: the mapping is done.
+      if (service.challengeSignatures > 0) service.endChallengeResponse();
       pending = { ssid: c.ssid.slice(), passphrase: Secret.fromBytes(c.passphrase), bssid: c.bssid.slice(), channel: c.channel };
       emit({ type: "credentials-received", ssid: c.ssid.slice() });
       log.info("credentials-received", { ssidLength: c.ssid.length });
@@ -217,9 +227,10 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
     wifi: wifiBackend,
     rainmaker: {
       nodeId,
-      challengeResponse: options.challengeResponse ?? true,
+      challengeResponse: options.challengeResponse ?? false,
+      ...(options.challengeRate !== undefined ? { challengeRate: options.challengeRate } : {}),
       userAssociation: options.userAssociation ?? true,
-      sign: (challenge) => signWithIdentity(io.crypto, identity, challenge),
+      sign: (challenge) => signFor(io.crypto, identity, "rmaker-challenge", challenge),
       setUserMapping(userId, secretKey) {
         emit({ type: "user-mapping-requested", userId, secretKey: Secret.fromString(secretKey) });
         return true;

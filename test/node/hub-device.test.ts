@@ -131,7 +131,7 @@ class TestHub {
     const r = JSON.parse(Buffer.concat(chunks).toString("utf8")) as PairBody;
     const publicKey = Buffer.from(r.public_key, "hex");
     const spki = Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), publicKey]);
-    const signed = Buffer.from(["onboard-hub-pair-v1", r.node_id, r.nonce, this.key.toString("hex")].join("\n"), "utf8");
+    const signed = Buffer.concat([Buffer.from("onboard-sig-v1\0hub-pair\0"), Buffer.from(["onboard-hub-pair-v2", r.node_id, r.nonce, this.key.toString("hex"), r.name].join("\n"), "utf8")]);
     const nodeOk = createHash("sha512").update(publicKey).digest("hex").slice(0, 20) === r.node_id;
     const valid = nodeOk && cryptoVerify(null, signed, createPublicKey({ key: spki, format: "der", type: "spki" }), Buffer.from(r.signature, "hex"));
     const code = codeOf(this.key, r.public_key, r.nonce);

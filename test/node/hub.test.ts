@@ -53,9 +53,10 @@ function device(name = "Test unit"): TestDevice {
   return { name, privateKey, publicKey: raw, nodeId: createHash("sha512").update(raw).digest("hex").slice(0, 20), nonce: randomBytes(16).toString("hex") };
 }
 function pairBody(d: TestDevice, hubKeyHex: string, override: Record<string, unknown> = {}): string {
-  const text = `onboard-hub-pair-v1\n${d.nodeId}\n${d.nonce}\n${hubKeyHex}`;
-  const signature = sign(null, Buffer.from(text), d.privateKey).toString("hex");
-  return JSON.stringify({ v: 1, node_id: d.nodeId, public_key: d.publicKey.toString("hex"), name: d.name, nonce: d.nonce, signature, ...override });
+  // PROTOCOL.md §2, built here from the text of the spec: "onboard-sig-v1" NUL "hub-pair" NUL text.
+  const text = `onboard-hub-pair-v2\n${d.nodeId}\n${d.nonce}\n${hubKeyHex}\n${d.name}`;
+  const signature = sign(null, Buffer.concat([Buffer.from("onboard-sig-v1\0hub-pair\0"), Buffer.from(text)]), d.privateKey).toString("hex");
+  return JSON.stringify({ v: 2, node_id: d.nodeId, public_key: d.publicKey.toString("hex"), name: d.name, nonce: d.nonce, signature, ...override });
 }
 /** PROTOCOL.md §2 pairing code, computed here from the spec. */
 function expectedCode(hubKeyHex: string, d: TestDevice): string {
@@ -238,7 +239,8 @@ describe("malformed and oversize requests", () => {
   const cases: [string, (d: TestDevice) => string, RegExp][] = [
     ["not JSON", () => "{\"v\":1,", /not valid JSON/],
     ["a JSON array", () => "[1,2]", /JSON object/],
-    ["wrong version", (d) => pairBody(d, h.keyHash, { v: 2 }), /version/],
+    ["wrong version (v1: the unsigned display name)", (d) => pairBody(d, h.keyHash, { v: 1 }), /version/],
+    ["M4: display name changed after signing (a relay renaming the unit)", (d) => pairBody(d, h.keyHash, { name: "Kitchen heater" }), /signature/],
     ["node_id of another key", (d) => pairBody(d, h.keyHash, { node_id: device().nodeId }), /node ID of public_key/],
     ["short nonce", (d) => pairBody(d, h.keyHash, { nonce: "abcd" }), /nonce must be 32 hex/],
     ["name with control characters", (d) => pairBody(d, h.keyHash, { name: "bad\nname" }), /printable ASCII/],

@@ -9,7 +9,8 @@ import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { until } from "./until.js";
 import { fromUtf8, utf8 } from "../../src/bytes/bytes.js";
-import { generateIdentity, nodeIdOf, signWithIdentity } from "../../src/identity/identity.js";
+import { generateIdentity, nodeIdOf } from "../../src/identity/identity.js";
+import { signFor } from "../../src/identity/signing.js";
 import { MqttClient, type ClientEvent } from "../../src/mqtt/client.js";
 import { ProvisioningClient } from "../../src/provisioning/client.js";
 import type { SecurityVersion } from "../../src/provisioning/security.js";
@@ -49,7 +50,7 @@ function bootDevice(security: SecurityVersion, radio = new SimBleRadio(), useBle
   const identity = generateIdentity(sim.io);
   cloud.registerNode(nodeIdOf(nodeCrypto, identity), identity.publicKey);
   const events: WindowEvent[] = [];
-  const window = openProvisioningWindow(dev.io, identity, { security, pop: Secret.fromString("abcd1234"), closeAfterSuccessMs: 100, ble: useBle, onEvent: (e) => events.push(e) });
+  const window = openProvisioningWindow(dev.io, identity, { security, pop: Secret.fromString("abcd1234"), closeAfterSuccessMs: 100, ble: useBle, challengeResponse: true, onEvent: (e) => events.push(e) });
   return { sim, dev, identity, events, window, radio };
 }
 
@@ -181,7 +182,7 @@ test("challenge-response: replayed, expired and forged challenges fail", async (
   const nodeId = nodeIdOf(nodeCrypto, identity);
   cloud.registerNode(nodeId, identity.publicKey);
   const c = new CloudApiClient(api.url, "user-replay");
-  const sig = (challenge: string) => Buffer.from(signWithIdentity(nodeCrypto, identity, utf8(challenge))).toString("hex");
+  const sig = (challenge: string) => Buffer.from(signFor(nodeCrypto, identity, "rmaker-challenge", utf8(challenge))).toString("hex");
   const a = await c.initiate();
   assert.equal((await c.verify(a.request_id, nodeId, sig(a.challenge))).status, "success");
   assert.deepEqual(await c.verify(a.request_id, nodeId, sig(a.challenge)), { status: "failure", description: "challenge already used" }, "replay");
@@ -189,7 +190,7 @@ test("challenge-response: replayed, expired and forged challenges fail", async (
   now += 11_000;
   assert.deepEqual(await c.verify(b.request_id, nodeId, sig(b.challenge)), { status: "failure", description: "challenge expired" });
   const f = await c.initiate();
-  assert.equal((await c.verify(f.request_id, nodeId, sig("some other challenge"))).description, "signature does not verify");
+  assert.equal((await c.verify(f.request_id, nodeId, sig("some-other-challenge"))).description, "signature does not verify");
   assert.equal((await c.verify(f.request_id, nodeId, sig(f.challenge))).description, "challenge already used", "a failed attempt burns the challenge");
   const o = await new CloudApiClient(api.url, "intruder").initiate();
   assert.equal((await new CloudApiClient(api.url, "intruder").verify(o.request_id, nodeId, sig(o.challenge))).description, "node is mapped to another user");

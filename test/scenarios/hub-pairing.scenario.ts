@@ -5,7 +5,8 @@ import { concat, fromHex, fromUtf8, toHex, utf8 } from "../../src/bytes/bytes.js
 import { ConfigError, parseFactoryConfig } from "../../src/config/factory-config.js";
 import type { HttpResponse } from "../../src/http/codec.js";
 import { verify } from "../../src/identity/ed25519.js";
-import { generateIdentity, nodeIdOf, signWithIdentity } from "../../src/identity/identity.js";
+import { generateIdentity, nodeIdOf } from "../../src/identity/identity.js";
+import { signFor } from "../../src/identity/signing.js";
 import { EmoncmsReplyError, parseEmoncmsReply } from "../../src/onboarding/hub/emoncms-reply.js";
 import { decodePairReply, encodePairRequest, MAX_REPLY_BYTES, PairReplyError, type PairReply } from "../../src/onboarding/hub/pair.js";
 import { pairingCode } from "../../src/onboarding/hub/pairing-code.js";
@@ -51,16 +52,19 @@ export const scenarios: Scenario[] = [
       const hubKey = new Uint8Array(32);
       d.io.random(nonce);
       d.io.random(hubKey);
-      const body = encodePairRequest({ nodeId, publicKey: identity.publicKey, name: "ESP32-A1B2C3", nonce, hubKey }, (m) => signWithIdentity(ctx.crypto, identity, m));
+      const body = encodePairRequest({ nodeId, publicKey: identity.publicKey, name: "ESP32-A1B2C3", nonce, hubKey }, (m) => signFor(ctx.crypto, identity, "hub-pair", m));
       const json = JSON.parse(fromUtf8(body)) as Record<string, unknown>;
       checkEqual(Object.keys(json).sort(), ["name", "node_id", "nonce", "public_key", "signature", "v"], "fields");
-      checkEqual([json.v, json.node_id, json.public_key, json.name, json.nonce], [1, nodeId, toHex(identity.publicKey), "ESP32-A1B2C3", toHex(nonce)], "values");
-      const signed = utf8(`onboard-hub-pair-v1\n${nodeId}\n${toHex(nonce)}\n${toHex(hubKey)}`);
+      checkEqual([json.v, json.node_id, json.public_key, json.name, json.nonce], [2, nodeId, toHex(identity.publicKey), "ESP32-A1B2C3", toHex(nonce)], "values");
+      // PROTOCOL.md §2 by hand: "onboard-sig-v1" NUL "hub-pair" NUL, then the lines (name last).
+      const framed = (key: Uint8Array, name = "ESP32-A1B2C3") => utf8(`onboard-sig-v1\u0000hub-pair\u0000onboard-hub-pair-v2\n${nodeId}\n${toHex(nonce)}\n${toHex(key)}\n${name}`);
+      const signed = framed(hubKey);
       const signature = fromHex(json.signature as string);
       check(verify(ctx.crypto, signature, signed, identity.publicKey), "signature verifies over the protocol's text");
       const otherHub = hubKey.slice();
       otherHub[0] = otherHub[0]! ^ 1;
-      check(!verify(ctx.crypto, signature, utf8(`onboard-hub-pair-v1\n${nodeId}\n${toHex(nonce)}\n${toHex(otherHub)}`), identity.publicKey), "and not for another hub key");
+      check(!verify(ctx.crypto, signature, framed(otherHub), identity.publicKey), "and not for another hub key");
+      check(!verify(ctx.crypto, signature, framed(hubKey, "Rogue name"), identity.publicKey), "M4: and not under another display name");
       checkEqual(nodeId, toHex(sha512First10(ctx.crypto, identity.publicKey)), "node ID is the first 10 bytes of SHA-512(public key)");
 
       for (let i = 0; i < 8; i++) {

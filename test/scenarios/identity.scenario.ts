@@ -1,7 +1,8 @@
 // Ed25519 identity: RFC 8032 vectors through our wrapper, and the properties the cloud relies on.
 import { fromHex, toHex, utf8 } from "../../src/bytes/bytes.js";
 import { publicKeyOf, sign, verify } from "../../src/identity/ed25519.js";
-import { generateIdentity, identityIsConsistent, nodeIdOf, signWithIdentity } from "../../src/identity/identity.js";
+import { generateIdentity, identityIsConsistent, nodeIdOf } from "../../src/identity/identity.js";
+import { signFor, verifyFor } from "../../src/identity/signing.js";
 import { check, checkEqual, type Scenario } from "./harness.js";
 import { RFC8032 } from "./vectors.js";
 
@@ -31,9 +32,9 @@ export const scenarios: Scenario[] = [
       check(identityIsConsistent(ctx.crypto, a), "secret key derives the public key");
       checkEqual(nodeIdOf(ctx.crypto, a), nodeIdOf(ctx.crypto, { publicKey: a.publicKey.slice() }), "node ID depends only on the public key");
       const challenge = utf8("cloud challenge 8a1f");
-      const signature = signWithIdentity(ctx.crypto, a, challenge);
-      check(verify(ctx.crypto, signature, challenge, a.publicKey), "the cloud can verify the device's signature");
-      check(!verify(ctx.crypto, signature, challenge, b.publicKey), "and not against another key");
+      const signature = signFor(ctx.crypto, a, "rmaker-challenge", challenge);
+      check(verifyFor(ctx.crypto, a.publicKey, "rmaker-challenge", challenge, signature), "the cloud can verify the device's signature");
+      check(!verifyFor(ctx.crypto, b.publicKey, "rmaker-challenge", challenge, signature), "and not against another key");
       checkEqual(String(a.secretKey), "[redacted]", "secret key prints redacted");
     },
   },

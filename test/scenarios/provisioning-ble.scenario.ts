@@ -1,8 +1,8 @@
 // Provisioning end to end over the simulated BLE link (GATT write-then-read, long writes/reads),
 // engine-neutral: the same device and app code runs on Node and inside XS.
 import { fromUtf8, utf8 } from "../../src/bytes/bytes.js";
-import { verify } from "../../src/identity/ed25519.js";
 import { generateIdentity } from "../../src/identity/identity.js";
+import { verifyFor } from "../../src/identity/signing.js";
 import { encode } from "../../src/protobuf/codec.js";
 import { SessionData } from "../../src/protobuf/messages.js";
 import { ProvisioningClient } from "../../src/provisioning/client.js";
@@ -29,6 +29,7 @@ function setup(ctx: ScenarioContext, security: SecurityVersion, extra: { pop?: s
     retryDelayMs: 10,
     connectAttempts: extra.connectAttempts ?? 1,
     lockout: { freeAttempts: 1, baseDelayMs: 20, maxDelayMs: 1000 },
+    challengeResponse: true, // as with a factory config naming a mapping cloud that verifies our signatures
     onEvent: (e) => events.push(e),
   });
   return { d, radio, dev, identity, events, window };
@@ -71,7 +72,7 @@ async function fullRun(ctx: ScenarioContext, security: SecurityVersion, mtu: num
   const challenge = "cloud-challenge-1234";
   const cr = await client.challengeResponse(challenge);
   checkEqual(cr.status, 0, "challenge signed");
-  check(verify(ctx.crypto, cr.signature, utf8(challenge), identity.publicKey), "signature verifies with the identity key");
+  check(verifyFor(ctx.crypto, identity.publicKey, "rmaker-challenge", utf8(challenge), cr.signature), "signature verifies with the identity key (mapping purpose)");
   checkEqual(cr.nodeId, window.nodeId, "node ID returned");
   const um = await client.setUserMapping("user-1234", "a1b2c3d4-secret");
   checkEqual(um, { status: 0, nodeId: window.nodeId }, "cloud_user_assoc reply");

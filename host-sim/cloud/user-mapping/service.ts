@@ -2,8 +2,10 @@
 // shared/seeds/000_b22ca6cb978fde8f.txt and the reference §4):
 //   - challenge-response: initiate → {request_id, challenge}; the app relays the challenge over
 //     ch_resp; verify {request_id, node_id, challenge_response (hex)} checks the node's Ed25519
-//     signature over the challenge's UTF-8 bytes against its registered public key. A challenge
-//     is single-use and expires.
+//     signature over the challenge's UTF-8 bytes, framed for the "rmaker-challenge" purpose
+//     (src/identity/signing.ts), against its registered public key. A challenge is single-use
+//     and expires. (The ESP RainMaker cloud verifies RSA-PSS/ECDSA by the claimed node
+//     certificate instead: this firmware's signatures do not verify there.)
 //   - user ID + secret key: the app's PUT {node_id, secret_key} (user from its session) returns a
 //     request_id; the node publishes {node_id, user_id, secret_key[, reset]} at QoS 1 to
 //     node/<node_id>/user/mapping. Either half may come first. Status: requested while waiting,
@@ -11,7 +13,7 @@
 //   - a mapped node is visible to and controllable by its user only.
 import { randomBytes } from "node:crypto";
 import { fromHex, utf8 } from "../../../src/bytes/bytes.js";
-import { verify } from "../../../src/identity/ed25519.js";
+import { verifyFor } from "../../../src/identity/signing.js";
 import { nodeCrypto } from "../../io/node-crypto.js";
 
 export type MappingStatus = "requested" | "confirmed" | "timedout";
@@ -110,7 +112,7 @@ export class UserMappingCloud {
     } catch {
       return fail("challenge_response is not hex");
     }
-    if (!verify(nodeCrypto, signature, utf8(c.challenge), key)) return fail("signature does not verify");
+    if (!verifyFor(nodeCrypto, key, "rmaker-challenge", utf8(c.challenge), signature)) return fail("signature does not verify");
     const owner = this.#owners.get(body.node_id);
     if (owner !== undefined && owner !== userId) return fail("node is mapped to another user");
     this.#owners.set(body.node_id, userId);

@@ -26,19 +26,24 @@ export interface PairRequestFields {
   readonly hubKey: Uint8Array;
 }
 
-/** The text the device signs: binds node, run and hub key (a request relayed to another hub fails there). */
-export function pairSignedText(nodeId: string, nonce: Uint8Array, hubKey: Uint8Array): Uint8Array {
-  return utf8(["onboard-hub-pair-v1", nodeId, toHex(nonce), toHex(hubKey)].join("\n"));
+/**
+ * The payload the device signs (for the "hub-pair" purpose, src/identity/signing.ts): binds node,
+ * run, hub key (a request relayed to another hub fails there) and the display name the person
+ * sees (a relay cannot rename the unit on the hub's page). The name is printable ASCII, so the
+ * lines read back unambiguously.
+ */
+export function pairSignedText(nodeId: string, nonce: Uint8Array, hubKey: Uint8Array, name: string): Uint8Array {
+  return utf8(["onboard-hub-pair-v2", nodeId, toHex(nonce), toHex(hubKey), name].join("\n"));
 }
 
-/** The JSON body; `sign` signs with the identity key (kept outside this module). */
+/** The JSON body; `sign` signs with the identity key for the "hub-pair" purpose (kept outside this module). */
 export function encodePairRequest(f: PairRequestFields, sign: (message: Uint8Array) => Uint8Array): Uint8Array {
   if (!/^[0-9a-f]{20}$/.test(f.nodeId)) throw new PairReplyError("bad-request", "node ID must be 20 lower-case hex digits");
   if (f.publicKey.length !== 32 || f.nonce.length !== 16 || f.hubKey.length !== 32) throw new PairReplyError("bad-request", "public key, nonce or hub key has the wrong length");
   if (!/^[\x20-\x7e]{1,32}$/.test(f.name)) throw new PairReplyError("bad-request", "display name must be 1 to 32 printable ASCII characters");
-  const signature = sign(pairSignedText(f.nodeId, f.nonce, f.hubKey));
+  const signature = sign(pairSignedText(f.nodeId, f.nonce, f.hubKey, f.name));
   const body = utf8(JSON.stringify({
-    v: 1,
+    v: 2,
     node_id: f.nodeId,
     public_key: toHex(f.publicKey),
     name: f.name,

@@ -6,7 +6,7 @@ import { fromHex, fromUtf8, toHex } from "../../bytes/bytes.js";
 import type { HubConfig } from "../../config/factory-config.js";
 import { HttpError, type HttpResponse } from "../../http/codec.js";
 import { httpFetch } from "../../http/client.js";
-import { signWithIdentity } from "../../identity/identity.js";
+import { signFor } from "../../identity/signing.js";
 import type { MqttCredentials, StrategyStateValue } from "../../storage/credential-record.js";
 import { fail, macDigits, type OnboardingContext, type Strategy, type StrategyResult } from "../strategy.js";
 import { discoverHub, type HubLocation } from "./discovery.js";
@@ -123,7 +123,7 @@ export function hubStrategy(config: HubConfig): Strategy {
     let body: Uint8Array;
     try {
       body = encodePairRequest({ nodeId: ctx.nodeId, publicKey: ctx.record.identity.publicKey, name: displayName(config, ctx), nonce: r.nonce, hubKey: pin },
-        (message) => signWithIdentity(ctx.io.crypto, ctx.record.identity, message));
+        (message) => signFor(ctx.io.crypto, ctx.record.identity, "hub-pair", message));
     } catch (e) {
       return done(fail("not-applicable", e instanceof Error ? e.message : "cannot build the request"), true);
     }
