@@ -15,7 +15,7 @@ import { boardClientKeyProblem } from "./client-key.js";
 import { ExternalKeyError, resolveExternalKey } from "./external-key.js";
 import type { CryptoProvider } from "../crypto/provider.js";
 import { decryptReply, encryptExternalKey, SecureBootstrapError, serviceKeyBytes } from "./secure-bootstrap.js";
-import { fail, macDigits, type OnboardingContext, type Strategy, type StrategyFailure, type StrategyResult } from "./strategy.js";
+import { fail, macDigits, NO_MAC, type OnboardingContext, type Strategy, type StrategyFailure, type StrategyResult } from "./strategy.js";
 
 export interface BootstrapChannel {
   readonly id: string;
@@ -210,7 +210,7 @@ export function bootstrapStrategy(config: BootstrapConfig, broker: BrokerConfig)
     name: "bootstrap",
     async obtain(ctx: OnboardingContext): Promise<StrategyResult> {
       const externalId = externalIdOf(config, ctx);
-      if (externalId === undefined) return fail("not-applicable", "MAC not readable yet (Wi-Fi not started)");
+      if (externalId === undefined) return fail("not-applicable", NO_MAC);
       let externalKey: Secret;
       try {
         externalKey = resolveExternalKey(config.externalKey, ctx.io.storage);

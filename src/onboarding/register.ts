@@ -7,7 +7,7 @@ import { HttpError, retryAfterMs, type HttpResponse } from "../http/codec.js";
 import { httpFetch } from "../http/client.js";
 import { Secret } from "../secrets/secret.js";
 import type { MqttCredentials } from "../storage/credential-record.js";
-import { fail, macDigits, type OnboardingContext, type Strategy, type StrategyFailure, type StrategyResult } from "./strategy.js";
+import { fail, macDigits, NO_MAC, type OnboardingContext, type Strategy, type StrategyFailure, type StrategyResult } from "./strategy.js";
 
 export class RegisterReplyError extends Error {
   readonly code = "malformed-reply";
@@ -60,7 +60,7 @@ export function registerStrategy(config: RegisterConfig, broker: BrokerConfig): 
     name: "register",
     async obtain(ctx: OnboardingContext): Promise<StrategyResult> {
       const serial = macDigits(ctx.mac);
-      if (serial === undefined) return fail("not-applicable", "MAC not readable yet (Wi-Fi not started)");
+      if (serial === undefined) return fail("not-applicable", NO_MAC);
       ctx.log.info("register-request", { serial });
       let response: HttpResponse;
       try {

@@ -7,7 +7,7 @@ import type { BrokerConfig, SharedConfig } from "../config/factory-config.js";
 import { Secret } from "../secrets/secret.js";
 import { parseBrokerUrl } from "../storage/credential-record.js";
 import { registerOverMqtt, registrationErrorFailure } from "./shared-register.js";
-import { fail, macDigits, type OnboardingContext, type Strategy, type StrategyResult } from "./strategy.js";
+import { fail, macDigits, NO_MAC, type OnboardingContext, type Strategy, type StrategyResult } from "./strategy.js";
 
 /** prefix + 12 MAC hex digits: ≤ 23 characters of [0-9A-Za-z], the portable client ID. */
 export function sharedClientId(config: SharedConfig, mac: string | undefined): string | undefined {
@@ -20,7 +20,7 @@ export function sharedStrategy(config: SharedConfig, broker: BrokerConfig): Stra
     name: "shared",
     obtain(ctx: OnboardingContext): Promise<StrategyResult> {
       const clientId = sharedClientId(config, ctx.mac);
-      if (clientId === undefined) return Promise.resolve(fail("not-applicable", "MAC not readable yet (Wi-Fi not started)"));
+      if (clientId === undefined) return Promise.resolve(fail("not-applicable", NO_MAC));
       // Our derived ID is taken (another unit with a cloned MAC, or a registered device): asking
       // again with the same ID cannot succeed, so let the chain move on.
       if (ctx.refusal?.strategy === "shared" && ctx.refusal.reason === "identifier-rejected") {

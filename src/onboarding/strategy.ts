@@ -64,6 +64,13 @@ export const fail = (kind: FailureKind, detail: string, extra: { status?: number
   ({ ok: false, failure: { kind, detail, ...extra } });
 
 /** The MAC as 12 upper-case hex digits, the default per-unit serial / external ID. */
+/**
+ * Why a MAC-based identity cannot be used: the ESP32 reads its MAC only once Wi-Fi has started,
+ * and the SDK's desktop simulator has none at all; there the factory config must say
+ * externalId "node-id" (the unit's own node ID, from its identity key).
+ */
+export const NO_MAC = 'no MAC: not readable before Wi-Fi starts, and the SDK\'s desktop simulator has none (use externalId "node-id" there)';
+
 export function macDigits(mac: string | undefined): string | undefined {
   return mac?.replace(/:/g, "").toUpperCase();
 }

@@ -23,6 +23,8 @@ export interface BoardConfig {
   readonly device: DeviceConfig;
   readonly storageNamespace: string;
   readonly sntp: string | undefined;
+  /** False on the desktop simulator, where System.restart() would hang (manifest platforms.lin). */
+  readonly canRestart: boolean;
   readonly provisioning: {
     readonly serviceUuid: string;
     /** The advertised name is prefix + the last 3 bytes of the MAC in hex (Espressif's PROV_xxxxxx). */
@@ -63,6 +65,7 @@ export function parseBoardConfig(config: Readonly<Record<string, unknown>>): Boa
     },
     storageNamespace: nvsName(storage.namespace, "storage.namespace"),
     sntp: config.sntp === undefined || config.sntp === "" ? undefined : str(config.sntp, "sntp"),
+    canRestart: config.canRestart === undefined ? true : bool(config.canRestart, "canRestart"),
     provisioning: {
       serviceUuid,
       namePrefix: str(provisioning.namePrefix, "provisioning.namePrefix"),
@@ -74,6 +77,11 @@ export function parseBoardConfig(config: Readonly<Record<string, unknown>>): Boa
 function obj(value: unknown, path: string): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new BoardConfigError(path, "must be an object");
   return value as Record<string, unknown>;
+}
+
+function bool(value: unknown, path: string): boolean {
+  if (typeof value !== "boolean") throw new BoardConfigError(path, "must be true or false");
+  return value;
 }
 
 function str(value: unknown, path: string): string {

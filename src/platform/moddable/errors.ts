@@ -7,7 +7,8 @@ export type BoardErrorCode =
   | "socket-finished" // write after the socket closed or failed
   | "wifi-ssid"       // SSID bytes are not UTF-8: the SDK's Wi-Fi API takes a string
   | "ble-unavailable" // this build has no BLE peripheral
-  | "random";         // the native random source failed
+  | "random"          // the native random source failed
+  | "restart-unavailable"; // System.restart() would hang (the SDK's desktop simulator)
 
 export class BoardError extends Error {
   readonly code: BoardErrorCode;

@@ -19,6 +19,8 @@ export interface BoardIoOptions {
   /** SNTP server used after joining Wi-Fi while the clock is unset. */
   readonly sntp?: string | undefined;
   readonly log?: LogSink;
+  /** False where System.restart() cannot restart (the desktop simulator). Default true. */
+  readonly canRestart?: boolean;
 }
 
 export function createBoardIo(options: BoardIoOptions): Io {
@@ -34,7 +36,7 @@ export function createBoardIo(options: BoardIoOptions): Io {
     clock: createBoardClock(),
     random: boardRandom,
     crypto: boardCrypto,
-    device: boardDevice,
+    device: boardDevice(options.canRestart ?? true),
     log,
   };
 }

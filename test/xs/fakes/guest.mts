@@ -202,6 +202,14 @@ const checks: Record<string, () => "again" | undefined | void> = {
     io.wifi!.disconnect();
   },
 
+  "device: where System.restart() would hang (the desktop simulator, canRestart false) restart() is a typed refusal, never a call"() {
+    resetWorld();
+    peers.length = 0;
+    const io = createBoardIo({ storageNamespace: "onboard", canRestart: false, log: (r) => world.traces.push(JSON.stringify(r)) });
+    throwsCode(() => io.device.restart(), "restart-unavailable", "restart on the simulator");
+    eq(world.restarts, 0, "System.restart was called");
+  },
+
   // The strategy chain runs on promises, and XS runs promise jobs between commands: this check
   // answers "again" until the dial shows up (the Node side asks again, up to a limit).
   "main dials the bootstrap service over TLS through the glue: DNS, SNI, CA as DER"() {
