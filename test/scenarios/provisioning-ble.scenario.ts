@@ -116,15 +116,16 @@ export const scenarios: Scenario[] = [
       const { d, radio, events, window } = setup(ctx, 1);
       const { transport } = await connect(radio, window.deviceName, 512);
       const lastDelay = () => events.flatMap((e) => (e.type === "wrong-pop" ? [e.lockedForMs] : [])).at(-1) ?? 0;
-      for (let i = 0; i < 4; i++) {
+      // six failures: the last lockout (320 ms) must outlast the next handshake even on a loaded XS run
+      for (let i = 0; i < 6; i++) {
         await rejects(new ProvisioningClient(transport, d.io.random).establishSession(1, { pop: "nope" }), "wrong PoP");
-        if (i < 3) await new Promise<void>((r) => d.io.timers.set(r, lastDelay() + 5));
+        if (i < 5) await new Promise<void>((r) => d.io.timers.set(r, lastDelay() + 5));
       }
       const delays = events.flatMap((e) => (e.type === "wrong-pop" ? [e.lockedForMs] : []));
-      checkEqual(delays, [0, 20, 40, 80], "delays grow after repeated failures");
+      checkEqual(delays, [0, 20, 40, 80, 160, 320], "delays grow after repeated failures");
       const locked = await rejects(new ProvisioningClient(transport, d.io.random).establishSession(1, { pop: "abcd1234" }), "locked out");
       check(locked instanceof AttError, "even the right PoP is refused during the lockout");
-      await new Promise<void>((r) => d.io.timers.set(r, 90));
+      await new Promise<void>((r) => d.io.timers.set(r, 330));
       await new ProvisioningClient(transport, d.io.random).establishSession(1, { pop: "abcd1234" });
       window.close();
     },
