@@ -1,6 +1,7 @@
 /**
  * A protocomm request that produces no response (Espressif: the handler returned an error). On
- * BLE the write fails with an ATT error; over HTTP the request gets a non-200 status.
+ * BLE the read that follows the write fails with ATT Invalid Offset (the SDK acknowledges every
+ * write: src/provisioning/gatt.ts); over HTTP the request gets a non-200 status.
  */
 export class ProtocommError extends Error {
   override readonly name = "ProtocommError";
