@@ -51,6 +51,8 @@ export interface RegisterConfig {
   /** Field names of the reply (Losant workflows define their own). */
   readonly fields: { readonly deviceId: string; readonly key: string; readonly secret: string };
   readonly ca?: string;
+  /** The serial sent: the MAC's 12 hex digits (default), or the node ID where there is no MAC (the SDK's simulator). */
+  readonly serial?: "mac" | "node-id";
 }
 
 export interface SharedConfig {
@@ -217,7 +219,7 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
 
   if (root.register !== undefined) {
     const s = obj(root.register, "register");
-    known(s, "register", ["url", "fields", "ca"]);
+    known(s, "register", ["url", "fields", "ca", "serial"]);
     let fields = { deviceId: "deviceId", key: "key", secret: "secret" };
     if (s.fields !== undefined) {
       const f = obj(s.fields, "register.fields");
@@ -228,7 +230,8 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
         secret: f.secret === undefined ? fields.secret : nonEmpty(f.secret, "register.fields.secret"),
       };
     }
-    config.register = { url: httpUrl(s.url, "register.url"), fields, ...optPem(s.ca, "register.ca") };
+    const serial = s.serial === undefined ? "mac" : oneOf(s.serial, "register.serial", ["mac", "node-id"] as const);
+    config.register = { url: httpUrl(s.url, "register.url"), fields, serial, ...optPem(s.ca, "register.ca") };
   }
 
   if (root.shared !== undefined) {

@@ -59,7 +59,7 @@ export function registerStrategy(config: RegisterConfig, broker: BrokerConfig): 
   return {
     name: "register",
     async obtain(ctx: OnboardingContext): Promise<StrategyResult> {
-      const serial = macDigits(ctx.mac);
+      const serial = config.serial === "node-id" ? ctx.nodeId : macDigits(ctx.mac);
       if (serial === undefined) return fail("not-applicable", NO_MAC);
       ctx.log.info("register-request", { serial });
       let response: HttpResponse;
