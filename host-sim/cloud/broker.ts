@@ -93,7 +93,9 @@ export async function startCloudBroker(state: CloudState, tls: { key: string; ce
         events.emit("denied", { clientId: client!.id, topic: packet.topic, action: "publish" });
         return callback(new Error("device disabled: publish refused")); // aedes drops the connection
       }
-      if (allowed(client, packet.topic)) return callback(null);
+      // Only the cloud answers registrations: a shared session may not publish a reply (issue 14 H3).
+      const replyForgery = login?.shared === true && /^register\/[^/]+\/reply$/.test(packet.topic);
+      if (!replyForgery && allowed(client, packet.topic)) return callback(null);
       // RainMaker's user-mapping half: any logged-in device may publish to node/<node ID>/user/mapping
       // (its node ID is not its MQTT identity); the mapping service checks the secret key itself.
       if (client && logins.has(client) && MAPPING_TOPIC.test(packet.topic)) return callback(null);

@@ -11,7 +11,7 @@ import { decryptExternalKey, encryptReply, serviceKeyBytes } from "../../src/onb
 import { startMosquitto, type MosquittoBroker, type MosquittoPki } from "../broker/mosquitto.js";
 import { startCloudBroker, type CloudBroker } from "./broker.js";
 import { MosquittoDynsec, SHARED_ACL_PATTERNS } from "./mosquitto-dynsec.js";
-import { handleRegistration } from "./shared-registration.js";
+import { handleRegistration, registrationKeyOf } from "./shared-registration.js";
 import type { RateLimit } from "./rate-limit.js";
 import { CloudState, newId, newObjectId, newSecret, type BootstrapConfigRecord, type Generation } from "./state.js";
 import { nodeCrypto } from "../io/node-crypto.js";
@@ -52,6 +52,8 @@ export interface Cloud {
   /** With Mosquitto: the cloud's admin session (dynsec control, connection log, device publishes). */
   readonly mosquittoBus: MosquittoDynsec | undefined;
   readonly adminToken: string;
+  /** Public half of the key that signs registration replies (64 hex): factories pin it as shared.registerOnConnect.cloudKey. */
+  readonly registrationKey: string;
   /** Resolves once the broker enforces every change made so far (Mosquitto reloads are async). */
   settled(): Promise<void>;
   generation: Generation;
@@ -142,6 +144,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     mosquitto,
     settled: () => sync?.settled() ?? Promise.resolve(),
     adminToken,
+    registrationKey: registrationKeyOf(state).publicKeyHex,
     generation: options.generation ?? "client",
     onEvent(l) { listeners.push(l); },
     addBootstrapConfig(c) {

@@ -21,7 +21,9 @@ const CONTROL = "$CONTROL/dynamic-security/v1";
 /** ACL file for the broker: what users unknown to a dynsec role may do (shared accounts). */
 export const SHARED_ACL_PATTERNS = [
   "pattern readwrite devices/%c/#",
-  "pattern readwrite register/%c/#",
+  // A shared session publishes its own request and reads its own reply; only the cloud (admin) replies (issue 14 H3).
+  "pattern write register/%c/request",
+  "pattern read register/%c/reply",
   "pattern write node/+/user/mapping",
   "",
 ].join("\n");

@@ -3,10 +3,14 @@
 // ID C publish; the reply goes to register/<C>/reply, which only such a session receives. The
 // client ID is bound to the first Ed25519 key that registers it: the same unit (same key) may
 // register again and gets a fresh login (the old one is revoked), any other key is refused.
+// Every reply echoes the request's nonce and is signed with the cloud's registration key (the one
+// factories pin as shared.registerOnConnect.cloudKey): {"v":2,"reply":"<JSON text>","signature"}.
+// Replies are never retained. An unparsable request carries no nonce we could echo: it gets no reply.
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign, type KeyObject } from "node:crypto";
 import { fromHex, toHex } from "../../src/bytes/bytes.js";
 import { nodeIdOf } from "../../src/identity/identity.js";
 import { verifyFor } from "../../src/identity/signing.js";
-import { registrationMessage, replyTopic } from "../../src/onboarding/shared-register.js";
+import { registrationMessage, replySignedBytes, replyTopic } from "../../src/onboarding/shared-register.js";
 import { newId, newSecret, type CloudState } from "./state.js";
 import { nodeCrypto } from "../io/node-crypto.js";
 
@@ -16,6 +20,25 @@ export interface RegistrationDeps {
   /** Make the brokers enforce these usernames' current state. */
   changed(...usernames: string[]): Promise<void>;
   emit(what: string, detail: string): void;
+}
+
+/** The cloud's registration key, made once and kept in its state. */
+export function registrationKeyOf(state: CloudState): { readonly publicKeyHex: string; readonly privateKey: KeyObject } {
+  if (state.data.registrationKey === undefined) {
+    const { privateKey } = generateKeyPairSync("ed25519");
+    state.data.registrationKey = privateKey.export({ format: "der", type: "pkcs8" }).toString("hex");
+    state.save();
+  }
+  const privateKey = createPrivateKey({ key: Buffer.from(state.data.registrationKey, "hex"), format: "der", type: "pkcs8" });
+  const jwk = createPublicKey(privateKey).export({ format: "jwk" });
+  return { publicKeyHex: Buffer.from(jwk.x!, "base64url").toString("hex"), privateKey };
+}
+
+/** The reply envelope for one request: `body` plus the request's nonce, signed. */
+export function signedReply(state: CloudState, clientId: string, nonceHex: string, body: Record<string, unknown>): string {
+  const text = JSON.stringify({ nonce: nonceHex, ...body });
+  const signature = cryptoSign(null, Buffer.from(replySignedBytes(clientId, text)), registrationKeyOf(state).privateKey).toString("hex");
+  return JSON.stringify({ v: 2, reply: text, signature });
 }
 
 const REQUEST = /^register\/([0-9A-Za-z]{1,23})\/request$/;
@@ -32,7 +55,11 @@ export function handleRegistration(deps: RegistrationDeps, message: { clientId: 
 
 async function answer(deps: RegistrationDeps, clientId: string, payload: Buffer): Promise<void> {
   const { state } = deps;
-  const reply = (body: Record<string, unknown>) => deps.publish(replyTopic(clientId), JSON.stringify({ v: 1, ...body }));
+  let nonceHex: string | undefined;
+  const reply = async (body: Record<string, unknown>) => {
+    if (nonceHex === undefined) return; // nothing to bind a reply to
+    await deps.publish(replyTopic(clientId), signedReply(state, clientId, nonceHex, body));
+  };
   const refuse = (error: string, detail: string) => {
     deps.emit("register-refused", `${clientId}: ${error}`);
     return reply({ error, detail });
@@ -46,6 +73,7 @@ async function answer(deps: RegistrationDeps, clientId: string, payload: Buffer)
     return refuse("bad-request", "request is not a JSON object");
   }
   const hex = (v: unknown, bytes: number) => typeof v === "string" && v.length === bytes * 2 && /^[0-9a-f]+$/.test(v);
+  if (hex(req.nonce, 16)) nonceHex = req.nonce as string;
   if (req.v !== 1 || typeof req.nodeId !== "string" || !hex(req.publicKey, 32) || !hex(req.nonce, 16) || !hex(req.signature, 64)) {
     return refuse("bad-request", "request needs v:1, nodeId, publicKey, nonce and signature");
   }

@@ -78,6 +78,8 @@ export interface CloudStateData {
   credentials: CredentialRecordCloud[];
   /** Optional: state files written before register-on-first-connect lack it. */
   registrations?: SharedRegistration[];
+  /** The key registration replies are signed with (Ed25519, PKCS#8 DER as hex); made on first use. */
+  registrationKey?: string;
 }
 
 const empty = (): CloudStateData => ({ version: 1, configs: [], serials: [], devices: [], shared: [], credentials: [] });

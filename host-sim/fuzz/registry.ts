@@ -12,6 +12,7 @@ import { emoncmsReplyTarget, mdnsResponseTarget, pairReplyTarget } from "./targe
 import { protobufTarget } from "./targets/protobuf.js";
 import { provisioningEndpointsTarget } from "./targets/provisioning-endpoints.js";
 import { security1Target, security2Target } from "./targets/security.js";
+import { sharedRegisterReplyTarget } from "./targets/shared-register-reply.js";
 
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   mqttCodecTarget,
@@ -23,6 +24,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   bootstrapReplyTarget,
   secureBootstrapTarget,
   registerReplyTarget,
+  sharedRegisterReplyTarget,
   factoryConfigTarget,
   mdnsResponseTarget,
   pairReplyTarget,

@@ -64,7 +64,14 @@ export interface SharedConfig {
    * Register on first connect: use the shared login once to ask for credentials of the unit's own
    * (src/onboarding/shared-register.ts), then connect with those and a persistent session.
    */
-  readonly registerOnConnect?: { readonly timeoutMs: number };
+  readonly registerOnConnect?: {
+    readonly timeoutMs: number;
+    /**
+     * The cloud's registration key (Ed25519 public key, 64 hex digits): replies must carry its
+     * signature (issue 14 H3); anything else on the reply topic is ignored.
+     */
+    readonly cloudKey: string;
+  };
 }
 
 /** "host:port" of a UDP peer, parsed. */
@@ -240,11 +247,13 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
     const clientIdPrefix = s.clientIdPrefix === undefined ? "d" : str(s.clientIdPrefix, "shared.clientIdPrefix");
     if (!/^[0-9A-Za-z]{0,11}$/.test(clientIdPrefix)) throw new ConfigError("shared.clientIdPrefix", "must be at most 11 characters of [0-9A-Za-z] (the client ID adds 12 MAC digits; 23 is the portable limit)");
     let registerOnConnect: SharedConfig["registerOnConnect"];
-    if (s.registerOnConnect === true) registerOnConnect = { timeoutMs: 15_000 };
-    else if (s.registerOnConnect !== undefined && s.registerOnConnect !== false) {
+    if (s.registerOnConnect === true) throw new ConfigError("shared.registerOnConnect", 'must be {"cloudKey": "<the cloud\'s registration key, 64 hex digits>"} (replies are checked against it)');
+    if (s.registerOnConnect !== undefined && s.registerOnConnect !== false) {
       const r = obj(s.registerOnConnect, "shared.registerOnConnect");
-      known(r, "shared.registerOnConnect", ["timeoutMs"]);
-      registerOnConnect = { timeoutMs: int(r.timeoutMs ?? 15_000, "shared.registerOnConnect.timeoutMs", 100, 600_000) };
+      known(r, "shared.registerOnConnect", ["timeoutMs", "cloudKey"]);
+      const cloudKey = str(r.cloudKey, "shared.registerOnConnect.cloudKey");
+      if (!/^[0-9a-f]{64}$/.test(cloudKey)) throw new ConfigError("shared.registerOnConnect.cloudKey", "must be the cloud's Ed25519 registration key as 64 lower-case hex digits");
+      registerOnConnect = { timeoutMs: int(r.timeoutMs ?? 15_000, "shared.registerOnConnect.timeoutMs", 100, 600_000), cloudKey };
     }
     config.shared = {
       username: nonEmpty(s.username, "shared.username"), password: nonEmpty(s.password, "shared.password"), clientIdPrefix,

@@ -4,6 +4,7 @@
 // holds that ID — the lifecycle reports it typed and moves to the next strategy.
 // With registerOnConnect the shared login is used once, to obtain the unit's own (shared-register.ts).
 import type { BrokerConfig, SharedConfig } from "../config/factory-config.js";
+import { fromHex } from "../bytes/bytes.js";
 import { Secret } from "../secrets/secret.js";
 import { parseBrokerUrl } from "../storage/credential-record.js";
 import { registerOverMqtt, registrationErrorFailure } from "./shared-register.js";
@@ -53,6 +54,8 @@ async function registerOwn(ctx: OnboardingContext, config: SharedConfig, broker:
   const result = await registerOverMqtt(ctx.io, {
     endpoint: { host, port, ...(broker.ca !== undefined ? { ca: broker.ca } : {}), ...(broker.serverName !== undefined ? { serverName: broker.serverName } : {}) },
     clientId, username: config.username, password: Secret.fromString(config.password), identity: ctx.record.identity, nodeId: ctx.nodeId, timeoutMs,
+    cloudKey: fromHex(config.registerOnConnect!.cloudKey),
+    onIgnored: (reason) => ctx.log.warn("shared-register-reply-ignored", { clientId, reason }),
   });
   if (!result.ok) return { ok: false, failure: result.failure };
   const reply = result.reply;

@@ -80,7 +80,7 @@ const PATHS: Path[] = [
     target: () => port(cloud.brokerUrl),
     unit: (_mac, proxyPort) => parseFactoryConfig({
       chain: ["stored", "shared"], broker: { url: `mqtts://localhost:${proxyPort}`, ca: pki.caPem }, retry: RETRY,
-      shared: { username: "class-f", password: "shared-password-f", clientIdPrefix: "flt", registerOnConnect: { timeoutMs: 3_000 } },
+      shared: { username: "class-f", password: "shared-password-f", clientIdPrefix: "flt", registerOnConnect: { timeoutMs: 3_000, cloudKey: cloud.registrationKey } },
     }),
     failures: /^shared: (unreachable|malformed-reply)$/,
   },

@@ -316,7 +316,7 @@ describe("shared strategy against the reference cloud", () => {
 describe("shared strategy: register on first connect (embedded broker)", () => {
   test("shared login once → own credentials → online with a persistent session; a clone with another key is refused; a factory-reset unit registers again", async () => {
     cloud.addSharedAccount("class-r", "shared-password-r", undefined, { register: true });
-    const config = factory({ chain: ["stored", "shared"], shared: { username: "class-r", password: "shared-password-r", clientIdPrefix: "esp", registerOnConnect: { timeoutMs: 5_000 } } });
+    const config = factory({ chain: ["stored", "shared"], shared: { username: "class-r", password: "shared-password-r", clientIdPrefix: "esp", registerOnConnect: { timeoutMs: 5_000, cloudKey: cloud.registrationKey } } });
     const mac = nextMac();
     const clientId = `esp${mac.replace(/:/g, "")}`;
     const logins: string[] = [];

@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { connectAsync, type MqttClient as MqttJsClient } from "mqtt";
 import { generateTestPki, type TestPki } from "../../host-sim/certs/pki.js";
 import { startCloud, type Cloud } from "../../host-sim/cloud/cloud.js";
+import { signedReply } from "../../host-sim/cloud/shared-registration.js";
 import { createSimDevice } from "../../host-sim/sim-device.js";
 import { parseFactoryConfig } from "../../src/config/factory-config.js";
 import { Device } from "../../src/lifecycle/device.js";
@@ -256,7 +257,7 @@ test("mosquitto: shared register on first connect → own login (pinned client I
   await cloud.settled();
   const mac = "02:00:00:AA:00:31";
   const clientId = `esp${mac.replace(/:/g, "")}`;
-  const factory = { ...base(), chain: ["stored", "shared"], shared: { username: "class-m", password: "class-m-password", clientIdPrefix: "esp", registerOnConnect: { timeoutMs: 10_000 } } };
+  const factory = { ...base(), chain: ["stored", "shared"], shared: { username: "class-m", password: "class-m-password", clientIdPrefix: "esp", registerOnConnect: { timeoutMs: 10_000, cloudKey: cloud.registrationKey } } };
   const logins: string[] = [];
   cloud.mosquittoBus!.events.on("connected", (c) => { if (c.clientId === clientId) logins.push(c.username ?? ""); });
   const run = boot(factory, mac);
@@ -281,4 +282,39 @@ test("mosquitto: shared register on first connect → own login (pinned client I
   await until("clone refused", () => clone.kinds.includes("shared:refused"));
   clone.stop();
   assert.ok(clone.sim.logs.some((r) => r.event === "failed" && /registered to another unit/.test(String(r.fields.detail))), "typed: registered to another unit");
+});
+
+test("H3: the shared login may not publish a registration reply (Mosquitto ACL); a planted retained reply is ignored and the unit takes only the signed reply to its own nonce", async () => {
+  cloud.addSharedAccount("class-h3", "class-h3-password", undefined, { register: true });
+  await cloud.settled();
+  const mac = "02:00:00:AA:00:41";
+  const clientId = `esp${mac.replace(/:/g, "")}`;
+  const seen: { topic: string; payload: string }[] = [];
+  const watch = (m: { topic: string; payload: Buffer }) => { if (m.topic.startsWith(`register/${clientId}/`)) seen.push({ topic: m.topic, payload: m.payload.toString() }); };
+  cloud.mosquittoBus!.events.on("published", watch);
+  try {
+    // 1. Anyone with the fleet's shared login, under the victim's client ID, tries to answer for the cloud.
+    const forger = await connectAsync(`mqtts://localhost:${cloud.mosquitto!.port}`, { ca: pki.caPem, clientId, username: "class-h3", password: "class-h3-password", reconnectPeriod: 0, protocolVersion: 4 });
+    await forger.publishAsync(`register/${clientId}/reply`, JSON.stringify({ v: 1, username: "attacker", password: "attacker-password" }), { qos: 1 });
+    await forger.publishAsync(`register/${clientId}/request`, "not a request", { qos: 1 }); // the control: this one is allowed
+    await until("the allowed request reached the cloud", () => seen.some((m) => m.topic.endsWith("/request")));
+    assert.deepEqual(seen.filter((m) => m.topic.endsWith("/reply")), [], "the forged reply never reached anyone");
+    await forger.endAsync();
+
+    // 2. A reply planted as retained before the unit ever asked — even one the cloud really signed, for an old nonce.
+    const planted = signedReply(cloud.state, clientId, "0123456789abcdef0123456789abcdef", { username: "planted-user", password: "planted-password" });
+    await cloud.mosquittoBus!.publish(`register/${clientId}/reply`, planted, true);
+    const factory = { ...base(), chain: ["stored", "shared"], shared: { username: "class-h3", password: "class-h3-password", clientIdPrefix: "esp", registerOnConnect: { timeoutMs: 10_000, cloudKey: cloud.registrationKey } } };
+    const run = boot(factory, mac);
+    await until("online", () => run.device.state === "online");
+    const s = new CredentialStore(run.sim.io.storage).load();
+    assert.ok(s.status === "ok");
+    assert.notEqual(s.record.mqtt!.username, "planted-user", "the planted reply was not taken");
+    assert.notEqual(s.record.mqtt!.username, "class-h3");
+    assert.ok(run.sim.logs.some((r) => r.event === "shared-register-reply-ignored" && r.fields.reason === "retained"), "the retained reply was seen and ignored");
+    run.stop();
+  } finally {
+    cloud.mosquittoBus!.events.off("published", watch);
+    await cloud.mosquittoBus!.publish(`register/${clientId}/reply`, "", true); // clear the retained message
+  }
 });

@@ -1,7 +1,7 @@
 // Where onboarding inputs come from and what shapes it accepts: the per-unit external key read
 // from the unit's NVS, Magistrala v0.30's bootstrap reply (credentials rendered into content), and
 // the board's rule that mTLS client keys are PKCS#8 RSA. Runs on Node and inside XS.
-import { toBase64, utf8 } from "../../src/bytes/bytes.js";
+import { toBase64, toHex, utf8 } from "../../src/bytes/bytes.js";
 import { ConfigError, parseFactoryConfig, type BootstrapConfig } from "../../src/config/factory-config.js";
 import { bootstrapRequest, bootstrapStrategy, BootstrapReplyError, credentialsFromReply, parseBootstrapReply } from "../../src/onboarding/bootstrap.js";
 import { boardClientKeyProblem } from "../../src/onboarding/client-key.js";
@@ -10,9 +10,10 @@ import { Logger } from "../../src/log/logger.js";
 import { generateIdentity } from "../../src/identity/identity.js";
 import { Secret } from "../../src/secrets/secret.js";
 import { fromHex, fromUtf8 } from "../../src/bytes/bytes.js";
-import { verify } from "../../src/identity/ed25519.js";
+import { publicKeyOf, sign } from "../../src/identity/ed25519.js";
+import { verifyFor } from "../../src/identity/signing.js";
 import { nodeIdOf } from "../../src/identity/identity.js";
-import { encodeRegistrationRequest, parseRegistrationReply, registrationErrorFailure, registrationMessage, SharedReplyError } from "../../src/onboarding/shared-register.js";
+import { encodeRegistrationRequest, openRegistrationReply, registrationErrorFailure, registrationMessage, replySignedBytes, SharedReplyError } from "../../src/onboarding/shared-register.js";
 import { check, checkEqual, checkThrows, type Scenario } from "./harness.js";
 
 const nvsConfig = (key: string): BootstrapConfig => ({ url: "https://cloud:9013", generation: "client", externalId: "mac", externalKey: { nvs: key } });
@@ -95,7 +96,7 @@ export const scenarios: Scenario[] = [
     },
   },
   {
-    name: "onboarding: shared register-on-first-connect wire: signed request, replies parsed, malformed ones typed",
+    name: "onboarding: shared register-on-first-connect wire: signed request; H3: replies signed by the pinned cloud key and bound to the nonce, others ignored; malformed ones typed",
     run(ctx) {
       const sim = ctx.device();
       const identity = generateIdentity(sim.io);
@@ -103,23 +104,40 @@ export const scenarios: Scenario[] = [
       const nonce = Uint8Array.from({ length: 16 }, (_, i) => i);
       const req = JSON.parse(fromUtf8(encodeRegistrationRequest(ctx.crypto, identity, "espAABBCCDDEEFF", nodeId, nonce))) as Record<string, string>;
       checkEqual([req.nodeId, req.nonce, req.publicKey!.length], [nodeId, "000102030405060708090a0b0c0d0e0f", 64], "request fields");
-      check(verify(ctx.crypto, fromHex(req.signature!), registrationMessage("espAABBCCDDEEFF", nodeId, req.nonce!), identity.publicKey), "signature verifies");
-      check(!verify(ctx.crypto, fromHex(req.signature!), registrationMessage("espAABBCCDDEE00", nodeId, req.nonce!), identity.publicKey), "bound to the client ID");
-      const ok = parseRegistrationReply(utf8('{"v":1,"username":"u1","password":"p1","topics":{"telemetry":"t/x"}}'));
-      check(ok.ok && ok.username === "u1" && ok.password.revealString() === "p1" && ok.topics?.telemetry === "t/x", "own credentials");
-      const refused = parseRegistrationReply(utf8('{"v":1,"error":"client-id-taken","detail":"x"}'));
-      check(!refused.ok, "refusal parsed");
-      if (!refused.ok) checkEqual(registrationErrorFailure(refused, "C1"), { kind: "refused", detail: "client ID C1 is registered to another unit" }, "typed refusal");
+      check(verifyFor(ctx.crypto, identity.publicKey, "shared-register", registrationMessage("espAABBCCDDEEFF", nodeId, req.nonce!), fromHex(req.signature!)), "signature verifies (registration purpose)");
+      check(!verifyFor(ctx.crypto, identity.publicKey, "shared-register", registrationMessage("espAABBCCDDEE00", nodeId, req.nonce!), fromHex(req.signature!)), "bound to the client ID");
+      // Replies: the envelope of shared-register.ts, signed here with a test cloud key.
+      const cloudSecret = new Uint8Array(32).fill(9);
+      const cloudKey = publicKeyOf(ctx.crypto, cloudSecret);
+      const N = "000102030405060708090a0b0c0d0e0f";
+      const expect = { clientId: "C1", nonceHex: N, cloudKey };
+      const envelope = (inner: string, o: { key?: Uint8Array; clientId?: string } = {}) =>
+        utf8(JSON.stringify({ v: 2, reply: inner, signature: toHex(sign(ctx.crypto, replySignedBytes(o.clientId ?? "C1", inner), o.key ?? cloudSecret)) }));
+      const open = (payload: Uint8Array) => openRegistrationReply(ctx.crypto, payload, expect);
+      const ok = open(envelope(`{"nonce":"${N}","username":"u1","password":"p1","topics":{"telemetry":"t/x"}}`));
+      check(ok.kind === "reply" && ok.reply.ok && ok.reply.username === "u1" && ok.reply.password.revealString() === "p1" && ok.reply.topics?.telemetry === "t/x", "own credentials");
+      const refused = open(envelope(`{"nonce":"${N}","error":"client-id-taken","detail":"x"}`));
+      check(refused.kind === "reply" && !refused.reply.ok, "refusal parsed");
+      if (refused.kind === "reply" && !refused.reply.ok) checkEqual(registrationErrorFailure(refused.reply, "C1"), { kind: "refused", detail: "client ID C1 is registered to another unit" }, "typed refusal");
       checkEqual(registrationErrorFailure({ error: "disabled" }, "C1").kind, "disabled", "disabled");
-      for (const bad of ["", "x", "[]", "{}", '{"v":2,"username":"u","password":"p"}', '{"v":1,"username":"","password":"p"}', '{"v":1,"username":"u"}',
-        '{"v":1,"error":"NOT A CODE"}', '{"v":1,"username":"u","password":"p","topics":{"telemetry":"a/#"}}', '{"v":1,"username":"u","password":"p","topics":{"other":"a"}}']) {
-        checkThrows(() => parseRegistrationReply(utf8(bad)), SharedReplyError, bad);
+      // H3: what anyone holding the shared login could publish is ignored, never taken.
+      checkEqual(open(utf8('{"v":1,"username":"u","password":"p"}')), { kind: "ignored", reason: "not-signed" }, "H3: the old unsigned reply");
+      checkEqual(open(envelope(`{"nonce":"${N}","username":"u","password":"p"}`, { key: new Uint8Array(32).fill(7) })), { kind: "ignored", reason: "bad-signature" }, "H3: signed by another key");
+      checkEqual(open(envelope(`{"nonce":"${N}","username":"u","password":"p"}`, { clientId: "C2" })), { kind: "ignored", reason: "bad-signature" }, "H3: signed for another client ID");
+      checkEqual(open(envelope(`{"nonce":"ffff0102030405060708090a0b0c0d0e","username":"u","password":"p"}`)), { kind: "ignored", reason: "stale" }, "H3: a reply to another request (stale or planted)");
+      checkEqual(open(Uint8Array.of(0xff)), { kind: "ignored", reason: "not-signed" }, "not UTF-8");
+      checkEqual(open(envelope("{}")), { kind: "ignored", reason: "stale" }, "signed but for no request");
+      for (const bad of ["x", "[]", `{"nonce":"${N}","username":"","password":"p"}`, `{"nonce":"${N}","username":"u"}`,
+        `{"nonce":"${N}","error":"NOT A CODE"}`, `{"nonce":"${N}","username":"u","password":"p","topics":{"telemetry":"a/#"}}`, `{"nonce":"${N}","username":"u","password":"p","topics":{"other":"a"}}`]) {
+        checkThrows(() => open(envelope(bad)), SharedReplyError, bad);
       }
-      checkThrows(() => parseRegistrationReply(Uint8Array.of(0xff)), SharedReplyError, "not UTF-8");
       const base = { chain: ["shared"], broker: { url: "mqtts://b:8883" } };
-      checkEqual(parseFactoryConfig({ ...base, shared: { username: "u", password: "p", registerOnConnect: true } }).shared?.registerOnConnect, { timeoutMs: 15_000 }, "true → default timeout");
+      const key = toHex(cloudKey);
+      checkEqual(parseFactoryConfig({ ...base, shared: { username: "u", password: "p", registerOnConnect: { cloudKey: key } } }).shared?.registerOnConnect, { timeoutMs: 15_000, cloudKey: key }, "default timeout");
       checkEqual(parseFactoryConfig({ ...base, shared: { username: "u", password: "p" } }).shared?.registerOnConnect, undefined, "off by default");
-      checkEqual(checkThrows(() => parseFactoryConfig({ ...base, shared: { username: "u", password: "p", registerOnConnect: { timeoutMs: 5 } } }), ConfigError, "too short").path, "shared.registerOnConnect.timeoutMs", "field named");
+      checkEqual(checkThrows(() => parseFactoryConfig({ ...base, shared: { username: "u", password: "p", registerOnConnect: true } }), ConfigError, "H3: no key").path, "shared.registerOnConnect", "H3: a cloud key is required");
+      checkEqual(checkThrows(() => parseFactoryConfig({ ...base, shared: { username: "u", password: "p", registerOnConnect: { cloudKey: "ab" } } }), ConfigError, "short key").path, "shared.registerOnConnect.cloudKey", "key checked");
+      checkEqual(checkThrows(() => parseFactoryConfig({ ...base, shared: { username: "u", password: "p", registerOnConnect: { timeoutMs: 5, cloudKey: key } } }), ConfigError, "too short").path, "shared.registerOnConnect.timeoutMs", "field named");
     },
   },
 ];
