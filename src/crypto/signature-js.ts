@@ -2,7 +2,7 @@
 // CI, through src/crypto/js-provider.ts). RSA is one modular exponentiation with a small public
 // exponent; ECDSA is u1·G + u2·Q in Jacobian coordinates (a = −3) with one shared doubling chain
 // (Shamir's trick). Public inputs only: nothing here needs to be constant-time. Curve constants
-// are turned into BigInts on first use, never at load. The hash comes from the caller.
+// are turned into BigInts per call, never at load. The hash comes from the caller.
 import { bytesToBigInt, bigIntToBytes, modPow } from "./bigint.js";
 import { pkcs1v15Encoding, type CurveName, type EcPublicKey, type SignatureHash, type RsaPublicKey, type SignatureVerifier } from "./signature.js";
 import { DerError, DerReader, root, unsignedInteger } from "../tls/der.js";
@@ -80,16 +80,10 @@ const CURVE_HEX: Readonly<Record<CurveName, readonly [string, string, string, st
   ],
 };
 
-const curves = new Map<CurveName, Curve>(); // filled on first use: nothing is built at module load
-
+/** The curve's numbers, made per call: no module-level cache (module state is read-only once preloaded on the board). */
 function curveOf(name: CurveName): Curve {
-  let curve = curves.get(name);
-  if (!curve) {
-    const [p, n, b, gx, gy, bits] = CURVE_HEX[name];
-    curve = { p: BigInt(`0x${p}`), n: BigInt(`0x${n}`), b: BigInt(`0x${b}`), g: [BigInt(`0x${gx}`), BigInt(`0x${gy}`)], bits, bytes: bits / 8 };
-    curves.set(name, curve);
-  }
-  return curve;
+  const [p, n, b, gx, gy, bits] = CURVE_HEX[name];
+  return { p: BigInt(`0x${p}`), n: BigInt(`0x${n}`), b: BigInt(`0x${b}`), g: [BigInt(`0x${gx}`), BigInt(`0x${gy}`)], bits, bytes: bits / 8 };
 }
 
 /** SEC 1 §2.3.4: uncompressed or compressed, on the curve, not infinity. */

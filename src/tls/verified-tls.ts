@@ -33,20 +33,9 @@ export interface TlsVerifierDeps {
 /** TLS through `open`, verified by the core. Throws TlsConfigError (code "pem") synchronously for an unreadable CA. */
 export function verifiedTls(options: TlsOptions, open: OpenUncheckedTls, deps: TlsVerifierDeps): Socket {
   const anchorsPem = options.trustOnFirstUse ? undefined : options.ca ?? deps.defaultAnchors?.();
-  const anchors = anchorsPem === undefined ? [] : anchorsFor(anchorsPem);
+  // parsed per connection: no module-level cache (module state is read-only once preloaded on the board)
+  const anchors = anchorsPem === undefined ? [] : parseCertificatesPem(anchorsPem);
   return new VerifiedSocket(options, anchors, open, deps);
-}
-
-const anchorCache: { pem: string; anchors: Certificate[] }[] = [];
-
-/** The same CA text is parsed once (a device talks to one or two CAs; keep the last four). */
-function anchorsFor(pem: string): Certificate[] {
-  const hit = anchorCache.find((entry) => entry.pem === pem);
-  if (hit) return hit.anchors;
-  const anchors = parseCertificatesPem(pem);
-  anchorCache.unshift({ pem, anchors });
-  if (anchorCache.length > 4) anchorCache.pop();
-  return anchors;
 }
 
 type State = "handshake" | "open" | "finished";

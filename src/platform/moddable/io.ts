@@ -27,13 +27,14 @@ export function createBoardIo(options: BoardIoOptions): Io {
   const log = options.log ?? traceSink;
   const timers = new BoardTimers();
   const ble = createBle(new Logger(log, boardClock.now, "ble"), timers);
+  const clock = createBoardClock();
   return {
-    network: new BoardNetwork(),
+    network: new BoardNetwork({ clock, crypto: boardCrypto, log }),
     ...(ble !== undefined ? { ble } : {}),
     wifi: new BoardWifi(options.sntp),
     storage: new PreferenceStorage(options.storageNamespace),
     timers,
-    clock: createBoardClock(),
+    clock,
     random: boardRandom,
     crypto: boardCrypto,
     device: boardDevice(options.canRestart ?? true),

@@ -7,22 +7,30 @@
 //     reported; the core may write a whole MQTT packet at once. Writes are queued and sent as
 //     space is reported, and the core hears onWritable only once the queue is empty.
 //   - errors: ECMA-419's onError carries no reason. Before the first onWritable it is reported as
-//     "refused", after it as "closed". A TLS handshake the SDK rejects ends the same way
-//     (the SDK's TLS socket gives no separate signal).
+//     "refused", after it as "closed".
+//   - TLS verified by the firmware (issue #13): the SDK's TLS session runs with its own
+//     verification off (it accepts a forged leaf before the real CA and unsigned ECDHE keys, and
+//     refuses leaf-only chains) and without session resumption (`cache: false`: a resumed session
+//     shows no certificate); every byte it writes to and reads from the TCP transport is shown to
+//     the core's handshake observer, and the core's verifier (src/tls/verified-tls.ts, signatures
+//     from the SDK's native arithmetic) decides before the caller hears onWritable.
+//   - an exception thrown inside the SDK's TLS callbacks (its handshake refusing a server) would
+//     abort XS and restart the chip: the transport's callbacks are guarded and the exception
+//     becomes this socket's "tls" error.
 import TCP from "embedded:io/socket/tcp";
 // @ts-ignore -- on a board build mcconfig maps this specifier to the SDK example's JavaScript
 // (examples/io/tcp/tlssocket), which ships no declarations; CI checks it against types/sockets.d.ts.
 import TLSSocket from "embedded:io/socket/tcp/tls";
 import UDP from "embedded:io/socket/udp";
 import Timer from "timer";
-import { Digest } from "crypt";
 import type {
-  Datagram, Network, Socket, SocketError, SocketHandlers, TcpOptions, TlsOptions, UdpOptions, UdpSocket,
+  Clock, Datagram, LogSink, Network, Socket, SocketError, SocketHandlers, TcpOptions, TlsOptions, UdpOptions, UdpSocket,
 } from "../../io/io.js";
+import type { CryptoProvider } from "../../crypto/provider.js";
 import { concat } from "../../bytes/bytes.js";
+import { verifiedTls, type TransportTap } from "../../tls/verified-tls.js";
 import { BoardError } from "./errors.js";
 import { pemToDer, toArrayBuffer } from "./pem.js";
-import { ServerCertificateTap, subjectPublicKeyInfo } from "../../tls/server-certificate.js";
 
 /** Options of the SDK's TLS session (modules/crypt/ssl) as the glue sets them. */
 export interface SecureOptions {
@@ -31,8 +39,10 @@ export interface SecureOptions {
   clientKey?: ArrayBuffer;
   clientCertificates?: ArrayBuffer[];
   applicationLayerProtocolNegotiation?: string[];
-  /** Default true; false only for trust on first use, where the glue pins the key itself. */
+  /** The SDK's own chain check: always false, the firmware verifies (src/tls/). */
   verify?: boolean;
+  /** Session resumption: always false, every handshake must show its certificate. */
+  cache?: boolean;
 }
 
 /** What TCP and TLSSocket have in common. */
@@ -68,23 +78,9 @@ class StreamSocket implements Socket {
   #connected = false;
   #writable = 0;
   readonly #queue: Uint8Array[] = [];
-  #peerKey: (() => Uint8Array | undefined) | undefined;
 
   constructor(handlers: SocketHandlers) {
     this.#handlers = handlers;
-  }
-
-  peerKeyFrom(source: () => Uint8Array | undefined): void {
-    this.#peerKey = source;
-  }
-
-  /** SHA-256 of the server's SubjectPublicKeyInfo (trust-on-first-use sockets only). */
-  peerKey(): Uint8Array | undefined {
-    try {
-      return this.#peerKey?.();
-    } catch {
-      return undefined; // a certificate we cannot parse has no key to pin: the caller refuses
-    }
   }
 
   /** The callbacks to give the SDK socket. */
@@ -173,40 +169,56 @@ class StreamSocket implements Socket {
 }
 
 /**
- * TCP whose reads a tap sees. The SDK's TLS session reads records into views it passes to read();
- * the ECMA-419 read(buffer) form returns the count it filled.
+ * The TCP transport the SDK's TLS session runs over: every byte it writes and reads is shown to
+ * `tap` (the core's handshake observer), and its callbacks — the SDK's TLS code — run guarded: an
+ * exception there goes to `fault` instead of aborting XS. The ECMA-419 read(buffer) form returns
+ * the count it filled.
  */
-function tappedTcp(tap: ServerCertificateTap): typeof TCP {
-  return class TappedTcp extends TCP {
+function transportFor(tap: TransportTap, fault: (error: unknown) => void): typeof TCP {
+  const guard = <A extends unknown[]>(fn: ((...args: A) => void) | undefined) => (fn === undefined ? undefined : (...args: A): void => {
+    try {
+      fn(...args);
+    } catch (e) {
+      fault(e);
+    }
+  });
+  const see = (direction: "client" | "server", bytes: Uint8Array): void => {
+    try {
+      tap(direction, bytes);
+    } catch {
+      // the observer keeps its own errors; nothing may escape into the SDK
+    }
+  };
+  return class ObservedTcp extends TCP {
+    constructor(options: ConstructorParameters<typeof TCP>[0]) {
+      super({ ...options, onReadable: guard(options.onReadable), onWritable: guard(options.onWritable), onError: guard(options.onError) });
+    }
+
     override read(byteLength?: number): number | ArrayBuffer;
     override read(buffer: ByteBuffer): void;
     override read(into?: number | ByteBuffer): number | ArrayBuffer | void {
       const result = (TCP.prototype.read as (this: TCP, into?: unknown) => number | ArrayBuffer).call(this, into);
       const view = into as unknown;
-      if (!tap.done) {
-        if (ArrayBuffer.isView(view)) tap.feed(new Uint8Array(view.buffer, view.byteOffset, typeof result === "number" ? Math.min(result, view.byteLength) : view.byteLength));
-        else if (result instanceof ArrayBuffer) tap.feed(new Uint8Array(result));
-      }
+      if (ArrayBuffer.isView(view)) see("server", new Uint8Array(view.buffer, view.byteOffset, typeof result === "number" ? Math.min(result, view.byteLength) : view.byteLength));
+      else if (result instanceof ArrayBuffer) see("server", new Uint8Array(result));
       return result;
+    }
+
+    override write(data: number | ByteBuffer): void {
+      const d = data as unknown;
+      if (ArrayBuffer.isView(d)) see("client", new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+      else if (d instanceof ArrayBuffer) see("client", new Uint8Array(d));
+      (TCP.prototype.write as (this: TCP, data: unknown) => void).call(this, data);
     }
   };
 }
 
-function sha256(data: Uint8Array): Uint8Array {
-  const digest = new Digest("SHA256");
-  digest.write(toArrayBuffer(data));
-  return new Uint8Array(digest.close());
-}
-
-/** The SDK TLS session's options from the core's TlsOptions (PEM → DER). */
+/**
+ * The SDK TLS session's options from the core's TlsOptions (PEM → DER). No trust anchor: the SDK
+ * verifies nothing (`verify: false`), the core checks the chain against `options.ca`.
+ */
 export function secureOptions(options: TlsOptions): SecureOptions {
-  const secure: SecureOptions = { serverName: options.serverName ?? options.host };
-  if (options.ca !== undefined) {
-    // The SDK's certificate manager registers one trust anchor per session: the first one.
-    const [anchor] = pemToDer(options.ca, ["CERTIFICATE"]);
-    if (!anchor) throw new BoardError("pem", "no CERTIFICATE in the CA");
-    secure.certificate = toArrayBuffer(anchor);
-  }
+  const secure: SecureOptions = { serverName: options.serverName ?? options.host, verify: false, cache: false };
   if (options.clientCertificate !== undefined) {
     secure.clientCertificates = pemToDer(options.clientCertificate, ["CERTIFICATE"]).map(toArrayBuffer);
   }
@@ -219,7 +231,19 @@ export function secureOptions(options: TlsOptions): SecureOptions {
   return secure;
 }
 
+export interface BoardNetworkDeps {
+  readonly clock: Clock;
+  readonly crypto: CryptoProvider;
+  readonly log: LogSink;
+}
+
 export class BoardNetwork implements Network {
+  readonly #deps: BoardNetworkDeps;
+
+  constructor(deps: BoardNetworkDeps) {
+    this.#deps = deps;
+  }
+
   tcp(options: TcpOptions): Socket {
     const socket = new StreamSocket(options);
     this.#dial(socket, options.host, (address) => {
@@ -231,19 +255,19 @@ export class BoardNetwork implements Network {
     return socket;
   }
 
+  /** TLS verified by the core; PEM errors surface to the caller synchronously (code "pem"). */
   tls(options: TlsOptions): Socket {
-    const secure = secureOptions(options); // PEM errors surface to the caller, synchronously
+    return verifiedTls(options, (o, tap) => this.#uncheckedTls(o, tap), this.#deps);
+  }
+
+  /** The SDK's TLS with its verification off, over a transport the core's observer reads. */
+  #uncheckedTls(options: TlsOptions, tap: TransportTap): Socket {
+    const secure = secureOptions(options);
     const socket = new StreamSocket(options);
-    let transport: typeof TCP = TCP;
-    if (options.trustOnFirstUse) {
-      // The SDK's TLS verifies the chain inside the handshake and keeps no certificate; with
-      // verification off, we read the server's certificate off the handshake bytes the session
-      // reads (TLS 1.2 sends it in clear) and report its key for the core to compare.
-      const tap = new ServerCertificateTap();
-      secure.verify = false;
-      transport = tappedTcp(tap);
-      socket.peerKeyFrom(() => (tap.leaf === undefined ? undefined : sha256(subjectPublicKeyInfo(tap.leaf))));
-    }
+    const transport = transportFor(tap, (e) => {
+      // thrown by the SDK's TLS inside a socket callback: a refused handshake, not a reboot
+      socket.fail({ kind: "tls", message: `the TLS stack stopped: ${e instanceof Error ? e.message : "error"}` });
+    });
     this.#dial(socket, options.host, (address): RawStream => {
       // Not a fresh literal: the SDK's typings (tls.d.ts) do not list the TCP option tlssocket.js reads.
       const tlsOptions = { address, host: options.host, port: options.port, nodelay: true, format: "buffer" as const, secure, TCP: { io: transport }, ...socket.callbacks() };

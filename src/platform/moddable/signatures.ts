@@ -11,7 +11,6 @@ import type { CurveName, SignatureHash, SignatureVerifier } from "../../crypto/s
 import { toArrayBuffer } from "./pem.js";
 
 const DIGESTS = { "SHA-256": "SHA256", "SHA-384": "SHA384", "SHA-512": "SHA512" } as const;
-const curves = new Map<CurveName, Curve>(); // made on first use
 
 function digest(hash: SignatureHash, data: Uint8Array): Uint8Array {
   const d = new Digest(DIGESTS[hash]);
@@ -20,11 +19,8 @@ function digest(hash: SignatureHash, data: Uint8Array): Uint8Array {
 }
 
 function multiply(name: CurveName, u1: bigint, u2: bigint, q: Affine): Affine | undefined {
-  let curve = curves.get(name);
-  if (!curve) {
-    curve = new Curve(name === "P-256" ? "secp256r1" : "secp384r1");
-    curves.set(name, curve);
-  }
+  // per call: no module-level cache (module state is read-only once preloaded)
+  const curve = new Curve(name === "P-256" ? "secp256r1" : "secp384r1");
   const r = curve.ec.mul2(curve.G, u1, new ECPoint(q[0], q[1]), u2);
   return r.isZero() ? undefined : [r.X, r.Y];
 }

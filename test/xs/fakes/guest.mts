@@ -14,13 +14,16 @@ import { BoardError } from "../../../src/platform/moddable/errors.js";
 import { ADVERTISING_FLAGS, ADVERTISING_WATCHDOG_MS, PREFERRED_MTU } from "../../../src/platform/moddable/ble.js";
 import { BoardConfigError, copyConfig } from "../../../src/platform/moddable/board-config.js";
 import fakeConfig from "./mc-config.js";
-import { fromUtf8, toBase64, utf8 } from "../../../src/bytes/bytes.js";
+import { fromHex, fromUtf8, toBase64, utf8 } from "../../../src/bytes/bytes.js";
 import { Secret } from "../../../src/secrets/secret.js";
 import type { BleConnection, BlePeripheralOptions, Io, SocketError, WifiEvent, WifiNetwork } from "../../../src/io/io.js";
 import { buildGattService } from "../../../src/provisioning/gatt.js";
 import { STANDARD_ENDPOINTS, type ProvisioningService } from "../../../src/provisioning/service.js";
 import { DEFAULT_SERVICE_UUID } from "../../../src/provisioning/uuid.js";
 import { providerMismatches } from "../../scenarios/provider-vectors.js";
+import { RECORDED_AT, RECORDED_HANDSHAKES, type RecordedHandshake } from "../../scenarios/tls-recordings.js";
+import { HandshakeObserver } from "../../../src/tls/observer.js";
+import { parseCertificate } from "../../../src/tls/x509.js";
 
 class CheckFailed extends Error {}
 
@@ -55,7 +58,6 @@ function pem(label: string, bytes: Uint8Array): string {
   return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
 }
 
-const CA_DER = Uint8Array.from({ length: 300 }, (_, i) => (i * 7 + 3) & 0xff);
 const SERVICE_UUID = "021a9004-0382-4aea-bff4-6b3f1c5adfb4";
 
 const SESSION_UUID = "021aff51-0382-4aea-bff4-6b3f1c5adfb4";
@@ -90,10 +92,17 @@ function validConfig(): Record<string, unknown> {
     provisioning: { serviceUuid: SERVICE_UUID, namePrefix: "PROV_", pop: { namespace: "factory", key: "pop" } },
     factory: {
       chain: ["stored", "bootstrap"],
-      broker: { url: "mqtts://broker.example.net:8883", ca: pem("CERTIFICATE", CA_DER) },
-      bootstrap: { url: "https://bootstrap.example.net:9013", generation: "client", externalKey: "fleet-key", ca: pem("CERTIFICATE", CA_DER) },
+      broker: { url: "mqtts://broker.example.net:8883", ca: RECORDED_HANDSHAKES[0]!.ca },
+      bootstrap: { url: "https://bootstrap.example.net:9013", generation: "client", externalKey: "fleet-key", ca: RECORDED_HANDSHAKES[0]!.ca },
     },
   };
+}
+
+/** The leaf certificate a recorded server sent (read with the core's own observer and parser). */
+function leafOf(rec: RecordedHandshake) {
+  const observer = new HandshakeObserver();
+  for (const f of rec.flights) observer.feed(f.d, fromHex(f.hex));
+  return parseCertificate(observer.certificates![0]!);
 }
 
 function freshIo(): Io {
@@ -212,7 +221,7 @@ const checks: Record<string, () => "again" | undefined | void> = {
 
   // The strategy chain runs on promises, and XS runs promise jobs between commands: this check
   // answers "again" until the dial shows up (the Node side asks again, up to a limit).
-  "main dials the bootstrap service over TLS through the glue: DNS, SNI, CA as DER"() {
+  "main dials the bootstrap service over TLS through the glue: DNS, SNI, the SDK's verification off (the firmware verifies)"() {
     if (dialing === undefined) {
       resetWorld();
       peers.length = 0;
@@ -235,8 +244,8 @@ const checks: Record<string, () => "again" | undefined | void> = {
     eq(tls.options.address, "10.1.2.3", "address from System.resolve");
     eq(tls.options.port, 9013, "port");
     eq(tls.options.host, "bootstrap.example.net", "host (SNI)");
-    const secure = tls.options.secure as { certificate?: ArrayBuffer; serverName?: string };
-    sameBytes(secure.certificate ? new Uint8Array(secure.certificate) : undefined, CA_DER, "trust anchor DER");
+    const secure = tls.options.secure as { certificate?: ArrayBuffer; serverName?: string; verify?: boolean; cache?: boolean };
+    eq([secure.certificate, secure.verify, secure.cache], [undefined, false, false], "no anchor for the SDK, verification and resumption off");
     eq(secure.serverName, "bootstrap.example.net", "serverName");
     tls.fail();
     device.shutdown();
@@ -303,56 +312,80 @@ const checks: Record<string, () => "again" | undefined | void> = {
     eq(closed.events, [], "handlers called after close()");
   },
 
-  "tls: PEM to DER for the SDK session, client key PKCS#8 only, malformed PEM refused with a typed error"() {
+  "tls: the SDK session runs unverified and uncached; the firmware verifies the recorded handshake it saw on the transport; PEM errors typed"() {
     const io = freshIo();
+    const [rsa, ec] = RECORDED_HANDSHAKES as [RecordedHandshake, RecordedHandshake];
+    const flights = (rec: RecordedHandshake) => rec.flights.map((f) => ({ d: f.d, bytes: fromHex(f.hex) }));
+    world.now = RECORDED_AT;
     const key = Uint8Array.from({ length: 64 }, (_, i) => 255 - i);
     const cert = Uint8Array.from({ length: 80 }, (_, i) => i);
     const r = recorder();
-    io.network.tls({
-      host: "10.9.8.7", port: 8883, serverName: "broker.example.net", ca: pem("CERTIFICATE", CA_DER),
+    const socket = io.network.tls({
+      host: "10.9.8.7", port: 8883, serverName: "localhost", ca: rsa.ca,
       clientCertificate: pem("CERTIFICATE", cert), clientKey: Secret.fromString(pem("PRIVATE KEY", key)), alpn: ["mqtt"],
       ...r.handlers,
     });
     const peer = lastPeer();
     eq(peer.kind, "tls", "TLS socket");
-    const secure = peer.options.secure as { certificate: ArrayBuffer; serverName: string; clientKey: ArrayBuffer; clientCertificates: ArrayBuffer[]; applicationLayerProtocolNegotiation: string[] };
-    eq(secure.serverName, "broker.example.net", "serverName");
-    sameBytes(new Uint8Array(secure.certificate), CA_DER, "CA");
+    const secure = peer.options.secure as { certificate?: ArrayBuffer; verify: boolean; cache: boolean; serverName: string; clientKey: ArrayBuffer; clientCertificates: ArrayBuffer[]; applicationLayerProtocolNegotiation: string[] };
+    eq(secure.verify, false, "the SDK's verification is off: the firmware verifies");
+    eq(secure.cache, false, "no session resumption (a resumed session shows no certificate)");
+    eq(secure.certificate, undefined, "no trust anchor handed to the SDK");
+    eq(secure.serverName, "localhost", "serverName");
     sameBytes(new Uint8Array(secure.clientKey), key, "client key");
     eq(secure.clientCertificates.length, 1, "client chain length");
     sameBytes(new Uint8Array(secure.clientCertificates[0]!), cert, "client certificate");
     eq(secure.applicationLayerProtocolNegotiation, ["mqtt"], "ALPN");
-    peer.accept(1000);
-    eq(r.events, ["writable 1000"], "connected");
+    peer.handshake(flights(rsa));
+    eq(r.events, ["writable 1000"], "verified, then writable");
+    eq(socket.tlsVerified?.(), true, "tlsVerified");
+    check(world.traces.some((t) => t.includes('"verified"')), "verdict logged");
+
+    // The same bytes under the wrong CA: refused before the caller may write, the SDK socket closed.
+    const wrong = recorder();
+    const refusedSocket = io.network.tls({ host: "10.9.8.7", port: 8883, serverName: "localhost", ca: ec.ca, ...wrong.handlers });
+    const wrongPeer = lastPeer();
+    wrongPeer.handshake(flights(rsa));
+    check(!wrong.events.some((e) => e.startsWith("writable")), "no onWritable for an untrusted server");
+    eq(wrong.errors.map((e) => [e.kind, e.reason]), [["tls", "untrusted-chain"]], "typed refusal");
+    check(wrongPeer.closed, "the SDK socket is closed");
+    throwsCode(() => refusedSocket.write(utf8("CONNECT")), "handshake-incomplete", "no byte after a refusal");
+
+    // The EC chain, with the device clock two years on.
+    world.now = RECORDED_AT + 2 * 365 * 86_400_000;
+    const late = recorder();
+    io.network.tls({ host: "10.9.8.7", port: 8883, serverName: "localhost", ca: ec.ca, ...late.handlers });
+    lastPeer().handshake(flights(ec));
+    eq(late.errors.map((e) => e.reason), ["expired"], "expired by the device clock");
+    world.now = RECORDED_AT;
+
+    // The SDK's TLS throwing inside its transport callback (a refused handshake) is this socket's
+    // typed error, not an XS abort.
+    const thrown = recorder();
+    io.network.tls({ host: "10.9.8.7", port: 8883, serverName: "localhost", ca: rsa.ca, ...thrown.handlers });
+    const throwingPeer = lastPeer();
+    throwingPeer.throwInSession("ssl: certificate: auth err");
+    eq(thrown.errors.map((e) => e.kind), ["tls"], "exception → tls error");
+    check(thrown.errors[0]!.message.includes("auth err"), "the SDK's reason is kept");
+    check(throwingPeer.closed, "the SDK socket is closed after its exception");
 
     throwsCode(() => io.network.tls({ host: "10.9.8.7", port: 8883, ca: "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n", ...recorder().handlers }), "pem", "bad base64");
     throwsCode(() => io.network.tls({ host: "10.9.8.7", port: 8883, ca: "no pem here", ...recorder().handlers }), "pem", "no certificate");
-    throwsCode(() => io.network.tls({ host: "10.9.8.7", port: 8883, clientKey: Secret.fromString(pem("RSA PRIVATE KEY", key)), ...recorder().handlers }), "pem", "PKCS#1 key");
-    // Trust on first use (hub pairing): the SDK session runs with verify off over a TCP whose reads
-    // the glue taps for the server's certificate; peerKey() is SHA-256 of its SubjectPublicKeyInfo.
-    const tofu = io.network.tls({ host: "10.9.8.7", port: 8443, trustOnFirstUse: true, ...recorder().handlers });
+    throwsCode(() => io.network.tls({ host: "10.9.8.7", port: 8883, ca: rsa.ca, clientKey: Secret.fromString(pem("RSA PRIVATE KEY", key)), ...recorder().handlers }), "pem", "PKCS#1 key");
+
+    // Trust on first use (hub pairing): no chain check, but the key exchange must be signed by the
+    // leaf whose key peerKey() reports (SHA-256 of its SubjectPublicKeyInfo).
+    const pinned = recorder();
+    const tofu = io.network.tls({ host: "10.9.8.7", port: 8443, trustOnFirstUse: true, ...pinned.handlers });
     const tofuPeer = lastPeer();
     eq((tofuPeer.options.secure as { verify?: boolean }).verify, false, "verify off for trust on first use");
-    const Transport = (tofuPeer.options.TCP as { io: new (o: object) => { read(into?: unknown): unknown } }).io;
-    // Play the SDK session: it opens the transport and reads the server's flight through it.
-    const wire = new Transport({ address: "10.9.8.7", port: 8443, onReadable() {}, onWritable() {}, onError() {} });
-    const raw = lastPeer();
-    const der = (tag: number, ...parts: Uint8Array[]): Uint8Array => {
-      const body = Uint8Array.from(parts.flatMap((p) => [...p]));
-      return Uint8Array.from([tag, ...(body.length < 128 ? [body.length] : [0x82, body.length >> 8, body.length & 0xff]), ...body]);
-    };
-    const spki = der(0x30, der(0x30, der(0x06, Uint8Array.of(0x2b, 0x65, 0x70))), der(0x03, Uint8Array.of(0, ...Array.from({ length: 32 }, (_, i) => i))));
-    const certificate = der(0x30, der(0x30, der(0xa0, der(0x02, Uint8Array.of(2))), der(0x02, Uint8Array.of(1)), der(0x30), der(0x30), der(0x30), der(0x30), spki), der(0x30), der(0x03, Uint8Array.of(0)));
-    const u24 = (n: number) => [n >> 16, (n >> 8) & 0xff, n & 0xff];
-    const handshake = Uint8Array.from([2, ...u24(4), 3, 3, 0, 0, 11, ...u24(certificate.length + 6), ...u24(certificate.length + 3), ...u24(certificate.length), ...certificate]);
-    const record = Uint8Array.from([22, 3, 3, handshake.length >> 8, handshake.length & 0xff, ...handshake]);
-    raw.send(record.subarray(0, 7));
-    wire.read();
-    eq(tofu.peerKey?.(), undefined, "no key before the certificate has been read");
-    raw.send(record.subarray(7));
-    wire.read();
+    eq(tofu.peerKey?.(), undefined, "no key before the handshake");
+    world.now = 0; // dates play no part in a pin
+    tofuPeer.handshake(flights(ec));
+    eq(pinned.events, ["writable 1000"], "pinned session up");
+    eq(tofu.tlsVerified?.(), false, "a pin is not a verified chain");
     const digest = new Digest("SHA256");
-    digest.write(spki.slice().buffer);
+    digest.write(leafOf(ec).spki.slice().buffer);
     sameBytes(tofu.peerKey?.(), new Uint8Array(digest.close()), "peer key = SHA-256(SPKI)");
     check(!world.traces.some((t) => t.includes(toBase64(key))), "key material in the log");
   },

@@ -19,11 +19,41 @@ export class FakePeer {
   writable = 0;
   connected = false;
   closed = false;
+  /** TLS only: the TCP transport the TLS socket built from TCP.io, and the peer behind it. */
+  transport: { socket: TCP; peer: FakePeer } | undefined;
+  /** TLS only: the next transport callback throws this, as the SDK's TLS does when it refuses a handshake. */
+  sessionFault: string | undefined;
 
   constructor(kind: "tcp" | "tls", options: Record<string, unknown>, callbacks: StreamCallbacks) {
     this.kind = kind;
     this.options = options;
     this.#callbacks = callbacks;
+  }
+
+  /**
+   * TLS only: play the SDK session's handshake with recorded bytes — the client's flights written
+   * through the transport, the server's sent to it and read through it (what the glue's observer
+   * sees) — then the TLS socket is up with `count` writable bytes.
+   */
+  handshake(flights: readonly { d: "client" | "server"; bytes: Uint8Array }[], count = 1000): void {
+    const t = this.transport;
+    if (!t) throw new Error("handshake: not a TLS peer");
+    t.peer.accept(1 << 20);
+    for (const f of flights) {
+      if (f.d === "client") t.socket.write(f.bytes.slice().buffer);
+      else {
+        t.peer.send(f.bytes);
+        t.socket.read();
+      }
+    }
+    this.accept(count);
+  }
+  /** TLS only: the SDK's TLS throws inside its transport callback (ssl_handshake.js refusing a server). */
+  throwInSession(message: string): void {
+    const t = this.transport;
+    if (!t) throw new Error("throwInSession: not a TLS peer");
+    this.sessionFault = message;
+    t.peer.send(Uint8Array.of(21, 3, 3, 0, 2, 2, 40));
   }
 
   /** The connection is up and `count` bytes may be written. */
@@ -116,6 +146,22 @@ export class TLSSocket {
     if (io !== TCP && !(typeof io === "function" && io.prototype instanceof TCP)) throw new Error("TLSSocket: TCP.io must be the TCP class or a subclass");
     this.#peer = new FakePeer("tls", options, options);
     peers.push(this.#peer);
+    // As tlssocket.js: the session's transport is built from TCP.io with the TLS socket's own
+    // callbacks, which run the session (and throw when it refuses the server).
+    const peer = this.#peer;
+    const Transport = io as typeof TCP;
+    const socket = new Transport({
+      ...options,
+      onReadable: () => {
+        const fault = peer.sessionFault;
+        peer.sessionFault = undefined;
+        if (fault !== undefined) throw new Error(fault);
+      },
+      onWritable: () => undefined,
+      onError: () => peer.fail(),
+    } as AnyOptions);
+    const transportPeer = peers.pop()!; // reached through the TLS peer, not as a socket of its own
+    peer.transport = { socket, peer: transportPeer };
   }
   /** tlssocket.js: no count = everything waiting (the only form the glue uses). */
   read(count?: number | ArrayBufferLike): ArrayBuffer | undefined {
@@ -123,7 +169,12 @@ export class TLSSocket {
     return this.#peer.read();
   }
   write(data: ArrayBufferLike | ArrayBufferView): number { this.#peer.write(data); return bytesOf(data, "write").length; }
-  close(): undefined { this.#peer.close(); return undefined; }
+  close(): undefined {
+    this.#peer.close();
+    const t = this.#peer.transport;
+    if (t && !t.peer.closed) t.socket.close();
+    return undefined;
+  }
 }
 
 type Packet = ArrayBuffer & { readonly address: string; readonly port: number };

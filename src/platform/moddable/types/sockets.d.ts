@@ -51,8 +51,10 @@ declare module "embedded:io/socket/tcp/tls" {
     clientKey?: ArrayBuffer;
     clientCertificates?: ArrayBuffer[];
     applicationLayerProtocolNegotiation?: string[];
-    /** Default true. False: no chain or name check (the glue then pins the key itself). */
+    /** Default true. False: no chain or name check (the firmware's own verifier decides, src/tls/). */
     verify?: boolean;
+    /** Default true: sessions are cached per host and resumed without a certificate (ssl_cache.js). */
+    cache?: boolean;
   }
 
   export interface TlsOptions extends TcpOptions {
