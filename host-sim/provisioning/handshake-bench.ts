@@ -15,7 +15,7 @@ async function handshakes(random: (b: Uint8Array) => void, now: () => number, se
   random(salt);
   const config: SecurityConfig =
     security === 2 ? { version: 2, patchVersion: 1, srp: { username: utf8("wifiprov"), salt, verifier: srpVerifier(nodeCrypto, utf8("wifiprov"), utf8("abcd1234"), salt) } } : security === 1 ? { version: 1, pop: utf8("abcd1234") } : { version: 0 };
-  const wifi = { setConfig() {}, apply: () => true, status: () => ({ state: "idle" as const }), scanStart() {}, scanResults: () => undefined, reset: () => true, reprovision: () => true };
+  const wifi = { setConfig() {}, apply: () => true, status: () => ({ state: "idle" as const }), scanStart() {}, latestScan: () => undefined, reset: () => true, reprovision: () => true };
   const service = new ProvisioningService({ security: config, random, crypto: nodeCrypto, now, wifi });
   for (let i = 0; i < ROUNDS; i++) {
     service.openSession(i + 1);
@@ -28,6 +28,6 @@ export const scenarios: Scenario[] = ([0, 1, 2] as const).map((security) => ({
   name: `bench: Security ${security} handshake x${ROUNDS}`,
   run: (ctx) => {
     const io = ctx.device().io;
-    return handshakes(io.random, () => io.clock.now(), security);
+    return handshakes(io.random, () => io.clock.monotonic(), security);
   },
 }));

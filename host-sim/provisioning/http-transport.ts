@@ -14,6 +14,17 @@ import { ProtocommError } from "../../src/provisioning/errors.js";
 import type { ProvisioningService } from "../../src/provisioning/service.js";
 
 export const HTTP_MAX_BODY = 4096;
+/** The longest a blocking scan start is held (an ESP32 all-channel active scan takes ~2–4 s). */
+export const BLOCKING_SCAN_MAX_MS = 15_000;
+
+function holdUntil(done: () => boolean, maxMs: number, then: () => void): void {
+  const deadline = Date.now() + maxMs;
+  const poll = (): void => {
+    if (done() || Date.now() >= deadline) then();
+    else setTimeout(poll, 10);
+  };
+  poll();
+}
 
 export interface HttpTransportServer {
   readonly host: string;
@@ -72,8 +83,14 @@ export async function startHttpTransport(service: ProvisioningService | undefine
       }
       try {
         const out = svc.handle(sessionId!, endpoint, new Uint8Array(Buffer.concat(chunks)));
-        res.writeHead(200, headers);
-        res.end(Buffer.from(out));
+        const send = (): void => {
+          if (res.destroyed) return;
+          res.writeHead(200, headers);
+          res.end(Buffer.from(out));
+        };
+        // a blocking CmdScanStart is answered once its scan has finished (bounded), as on Espressif's device
+        if (endpoint === "prov-scan" && svc.blockingScanPending) holdUntil(() => !svc.blockingScanPending || svc.closed, BLOCKING_SCAN_MAX_MS, send);
+        else send();
       } catch (e) {
         if (e instanceof ProtocommError) return e.kind === "closed" ? fail(503, "provisioning closed") : fail(500, "handler error");
         throw e;

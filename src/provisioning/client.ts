@@ -230,21 +230,26 @@ export class ProvisioningClient {
 
   // ---- prov-scan
 
-  async scan(pageSize = 4): Promise<ScanEntry[]> {
+  /**
+   * Scan and page the results. `statusReads: 1` reads the status once after the start, as
+   * esp_prov and the phone apps do (they rely on a blocking start being answered when done).
+   */
+  async scan(pageSize = 4, options: { readonly blocking?: boolean; readonly statusReads?: number } = {}): Promise<ScanEntry[]> {
     const scan = async (m: ProtoObject): Promise<{ msg: number; status: number; resp_scan_status?: { scan_finished: boolean; result_count: number }; resp_scan_result?: { entries: ScanEntry[] } }> => {
       const r = decode<{ msg: number; status: number; resp_scan_status?: { scan_finished: boolean; result_count: number }; resp_scan_result?: { entries: ScanEntry[] } }>(WiFiScanPayload, await this.request("prov-scan", encode(WiFiScanPayload, m)));
       if (r.status !== 0) throw new ProvisioningClientError(`scan status ${r.status}`);
       return r;
     };
-    await scan({ msg: ScanMsg.CmdScanStart, cmd_scan_start: { blocking: true, passive: false, group_channels: 0, period_ms: 120 } });
+    await scan({ msg: ScanMsg.CmdScanStart, cmd_scan_start: { blocking: options.blocking ?? true, passive: false, group_channels: 0, period_ms: 120 } });
     let count = 0;
-    for (let i = 0; i < 100; i++) {
+    const reads = options.statusReads ?? 100;
+    for (let i = 0; i < reads; i++) {
       const st = await scan({ msg: ScanMsg.CmdScanStatus }); // msg only, as esp_prov
       if (st.resp_scan_status?.scan_finished) {
         count = st.resp_scan_status.result_count;
         break;
       }
-      await this.#sleep(50);
+      if (i + 1 < reads) await this.#sleep(50);
     }
     const out: ScanEntry[] = [];
     for (let start = 0; start < count; start += pageSize) {

@@ -40,14 +40,21 @@ export type WifiProvState =
   | { readonly state: "connected"; readonly ip: string; readonly ssid: Uint8Array; readonly bssid: Uint8Array; readonly channel: number; readonly auth: WifiAuthMode }
   | { readonly state: "failed"; readonly reason: "auth-error" | "network-not-found" };
 
+export interface ScanSnapshot {
+  readonly networks: readonly WifiNetwork[];
+  readonly finishedAt: number;
+}
+
 /** What prov-config / prov-scan / prov-ctrl act on (the window implements it over io.wifi). */
 export interface WifiBackend {
   setConfig(config: { ssid: Uint8Array; passphrase: Uint8Array; bssid: Uint8Array; channel: number }): void;
   /** false when there is nothing to apply. */
   apply(): boolean;
   status(): WifiProvState;
+  /** Start a scan unless one is running; its results become `latestScan()` when it finishes. */
   scanStart(): void;
-  scanResults(): readonly WifiNetwork[] | undefined;
+  /** The last finished scan and when it finished (on `now()`'s clock), if any. */
+  latestScan(): ScanSnapshot | undefined;
   /** prov-ctrl reset: after a failure, clear the credentials and wait again. false = invalid state. */
   reset(): boolean;
   /** prov-ctrl reprov: re-enter provisioning even after success. */
@@ -83,12 +90,18 @@ export interface ProvisioningServiceOptions {
   readonly security: SecurityConfig;
   readonly random: (into: Uint8Array) => void;
   readonly crypto: CryptoProvider;
+  /** Monotonic milliseconds (io.clock.monotonic): lockouts and scan ages must not follow SNTP. */
   readonly now: () => number;
   readonly wifi: WifiBackend;
   readonly rainmaker?: RainMakerBackend;
   readonly lockout?: LockoutPolicy;
   /** `prov.ver` in proto-ver. */
   readonly version?: string;
+  /**
+   * A blocking CmdScanStart is answered from a finished scan at most this old (default 30 s);
+   * otherwise a new scan starts and the answer waits for it where the transport can wait (HTTP).
+   */
+  readonly scanMaxAgeMs?: number;
   /** Largest accepted request (HTTP: 4096; BLE: the stack's write buffer). */
   readonly maxRequestBytes?: number;
   readonly onEvent?: (event: ServiceEvent) => void;
@@ -136,6 +149,10 @@ export class ProvisioningService {
   #lockedUntil = 0;
   #challenges: ChallengeGate | undefined;
   #closed = false;
+  /** What scan status/results page through: fixed at CmdScanStart so pages never mix two scans. */
+  #scanView: readonly WifiNetwork[] | undefined;
+  /** A CmdScanStart waiting for a scan that finishes after `since`. */
+  #scanAwaited: { readonly since: number; readonly blocking: boolean } | undefined;
   readonly #closeListeners: (() => void)[] = [];
   /** Requests handled and bytes in/out, for the figures. */
   readonly stats = { requests: 0, bytesIn: 0, bytesOut: 0 };
@@ -299,18 +316,32 @@ export class ProvisioningService {
   // ---- prov-scan
 
   #scan(request: Uint8Array): Uint8Array {
-    const m = parse<{ msg: number; cmd_scan_result?: { start_index: number; count: number } }>(WiFiScanPayload, request, "prov-scan");
+    const m = parse<{ msg: number; cmd_scan_start?: { blocking: boolean }; cmd_scan_result?: { start_index: number; count: number } }>(WiFiScanPayload, request, "prov-scan");
     const wifi = this.#o.wifi;
     switch (m.msg) {
-      case ScanMsg.CmdScanStart:
-        wifi.scanStart();
+      case ScanMsg.CmdScanStart: {
+        // Espressif answers a blocking start once the scan is done, and the clients then read the
+        // status once. A GATT read cannot be delayed, so the window keeps a scan that is never
+        // older than scanMaxAgeMs; without one, a new scan starts and the status reports it pending.
+        const blocking = m.cmd_scan_start?.blocking ?? false;
+        const latest = wifi.latestScan();
+        const now = this.#o.now();
+        if (blocking && latest !== undefined && now - latest.finishedAt <= (this.#o.scanMaxAgeMs ?? 30_000)) {
+          this.#scanView = latest.networks;
+          this.#scanAwaited = undefined;
+        } else {
+          this.#scanView = undefined;
+          this.#scanAwaited = { since: now, blocking };
+          wifi.scanStart();
+        }
         return encode(WiFiScanPayload, { msg: ScanMsg.RespScanStart, status: Status.Success, resp_scan_start: {} });
+      }
       case ScanMsg.CmdScanStatus: {
-        const results = wifi.scanResults();
+        const results = this.#currentScan();
         return encode(WiFiScanPayload, { msg: ScanMsg.RespScanStatus, status: Status.Success, resp_scan_status: { scan_finished: results !== undefined, result_count: results?.length ?? 0 } });
       }
       case ScanMsg.CmdScanResult: {
-        const results = wifi.scanResults();
+        const results = this.#currentScan();
         const want = m.cmd_scan_result ?? { start_index: 0, count: 0 };
         if (results === undefined || want.start_index + want.count > results.length) {
           return encode(WiFiScanPayload, { msg: ScanMsg.RespScanResult, status: Status.InvalidArgument, resp_scan_result: { entries: [] } });
@@ -321,6 +352,28 @@ export class ProvisioningService {
       default:
         throw new ProtocommError("invalid", `prov-scan: unknown msg ${m.msg}`);
     }
+  }
+
+  /** The scan the client asked for, once finished (adopting the awaited one when it lands). */
+  #currentScan(): readonly WifiNetwork[] | undefined {
+    const awaited = this.#scanAwaited;
+    if (awaited !== undefined) {
+      const latest = this.#o.wifi.latestScan();
+      if (latest !== undefined && latest.finishedAt >= awaited.since) {
+        this.#scanView = latest.networks;
+        this.#scanAwaited = undefined;
+      }
+    }
+    return this.#scanView;
+  }
+
+  /**
+   * True while a blocking CmdScanStart was answered before its scan finished. A transport that
+   * can hold a response (HTTP) sends the RespScanStart only once this is false, as Espressif's
+   * device does; its bytes do not depend on the scan, so holding them is enough.
+   */
+  get blockingScanPending(): boolean {
+    return this.#scanAwaited?.blocking === true && this.#currentScan() === undefined;
   }
 
   // ---- prov-ctrl

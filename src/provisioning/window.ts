@@ -14,14 +14,14 @@ import { srpSalt, srpVerifier } from "../crypto/srp.js";
 import { nodeIdOf } from "../identity/identity.js";
 import { signFor } from "../identity/signing.js";
 import type { ChallengeRateLimit } from "./challenge-response.js";
-import type { Io, WifiAuthMode, WifiEvent, WifiFailure, WifiNetwork } from "../io/io.js";
+import type { Io, WifiAuthMode, WifiEvent, WifiFailure } from "../io/io.js";
 import { Logger } from "../log/logger.js";
 import { Secret } from "../secrets/secret.js";
 import type { DeviceIdentity } from "../storage/credential-record.js";
 import { buildGattService } from "./gatt.js";
 import { qrPayload } from "./qr.js";
 import type { SecurityConfig, SecurityVersion } from "./security.js";
-import { ProvisioningService, type LockoutPolicy, type WifiBackend, type WifiProvState } from "./service.js";
+import { ProvisioningService, type LockoutPolicy, type ScanSnapshot, type WifiBackend, type WifiProvState } from "./service.js";
 import { DEFAULT_SERVICE_UUID } from "./uuid.js";
 
 export interface ProvisioningWindowOptions {
@@ -41,6 +41,13 @@ export interface ProvisioningWindowOptions {
   /** Connection attempts per apply before ConnectionFailed; default 3 (retries report attempt_failed). */
   readonly connectAttempts?: number;
   readonly retryDelayMs?: number;
+  /**
+   * The window scans for networks when it opens and again this long after each scan while it
+   * stays open and no join is under way (default 20 s), so a blocking CmdScanStart is answered
+   * from a finished scan at most `scanMaxAgeMs` old (default 30 s) — the GATT glue cannot hold a read.
+   */
+  readonly scanRefreshMs?: number;
+  readonly scanMaxAgeMs?: number;
   /**
    * RainMaker `ch_resp` (challenge-response mapping): off by default. Turn it on only for a
    * mapping cloud that verifies this unit's Ed25519 signatures (the factory config's
@@ -62,6 +69,7 @@ export type WindowEvent =
   | { readonly type: "wrong-pop"; readonly failures: number; readonly lockedForMs: number }
   | { readonly type: "challenge-signed" }
   | { readonly type: "user-mapping-requested"; readonly userId: string; readonly secretKey: Secret }
+  | { readonly type: "scan-finished"; readonly networks: number }
   | { readonly type: "credentials-received"; readonly ssid: Uint8Array }
   | { readonly type: "wifi-connecting"; readonly attempt: number }
   | { readonly type: "wifi-connected"; readonly ssid: Uint8Array; readonly passphrase: Secret; readonly bssid: Uint8Array; readonly channel: number; readonly ip: string }
@@ -119,7 +127,8 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
   // ---- Wi-Fi side
   let pending: { ssid: Uint8Array; passphrase: Secret; bssid: Uint8Array; channel: number } | undefined;
   let state: WifiProvState = { state: "idle" };
-  let scanResults: readonly WifiNetwork[] | undefined;
+  let latestScan: ScanSnapshot | undefined;
+  let scanning = false;
   let attempt = 0;
   let closing = false;
   let linked = false; // the current attempt reached "connected"
@@ -151,7 +160,7 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
       if (!open) return;
       if (e.type === "connected") {
         linked = true;
-        const net = scanResults?.find((n) => sameBytes(n.ssid, creds.ssid));
+        const net = latestScan?.networks.find((n) => sameBytes(n.ssid, creds.ssid));
         const auth: WifiAuthMode = net?.auth ?? (creds.passphrase.byteLength > 0 ? "wpa2-psk" : "open");
         state = { state: "connected", ip: e.ip, ssid: creds.ssid, bssid: net?.bssid ?? creds.bssid, channel: net?.channel ?? creds.channel, auth };
         log.info("wifi-connected", { ip: e.ip });
@@ -171,6 +180,29 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
         }
       }
     });
+  };
+
+  // ---- background scan: at open, then refreshed while the window stays open
+  const scan = (): void => {
+    const wifi = io.wifi;
+    if (wifi === undefined || scanning || !open) return;
+    scanning = true;
+    try {
+      wifi.scan((networks) => {
+        scanning = false;
+        if (!open) return;
+        latestScan = { networks, finishedAt: io.clock.monotonic() };
+        emit({ type: "scan-finished", networks: networks.length });
+        later(refresh, options.scanRefreshMs ?? 20_000);
+      });
+    } catch (e) {
+      scanning = false;
+      log.warn("scan-failed", { error: e instanceof Error ? e.message : String(e) });
+    }
+  };
+  // no refresh while a join is under way (the radio is busy with it); the next request rescans
+  const refresh = (): void => {
+    if (state.state === "idle" || state.state === "failed") scan();
   };
 
   const wifiBackend: WifiBackend = {
@@ -195,13 +227,8 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
       }
       return state;
     },
-    scanStart() {
-      scanResults = undefined;
-      io.wifi?.scan((networks) => {
-        scanResults = networks;
-      });
-    },
-    scanResults: () => scanResults,
+    scanStart: () => scan(),
+    latestScan: () => latestScan,
     reset() {
       if (state.state !== "failed") return false;
       pending = undefined;
@@ -223,8 +250,9 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
     security: securityConfig,
     random: io.random,
     crypto: io.crypto,
-    now: () => io.clock.now(),
+    now: () => io.clock.monotonic(),
     wifi: wifiBackend,
+    ...(options.scanMaxAgeMs !== undefined ? { scanMaxAgeMs: options.scanMaxAgeMs } : {}),
     rainmaker: {
       nodeId,
       challengeResponse: options.challengeResponse ?? false,
@@ -283,6 +311,7 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
     emit({ type: "closed", reason });
   };
 
+  scan();
   const qr = qrPayload({ name: deviceName, pop: security === 0 ? "" : pop.revealString(), transport: useBle ? "ble" : "softap", security, username });
   later(() => finish("timeout"), options.timeoutMs ?? 15 * 60_000);
   log.info("opened", { deviceName, security, nodeId });

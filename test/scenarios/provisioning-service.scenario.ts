@@ -51,7 +51,7 @@ async function failure(p: Promise<unknown>, what: string): Promise<unknown> {
 
 async function session(ctx: ScenarioContext, service: ProvisioningService, security: SecurityVersion = 1, pop = POP): Promise<ProvisioningClient> {
   const io = ctx.device().io;
-  const client = new ProvisioningClient(direct(service), io.random);
+  const client = new ProvisioningClient(direct(service), io.random, (ms) => new Promise<void>((r) => io.timers.set(r, ms)));
   await client.establishSession(security, { pop });
   return client;
 }
@@ -87,6 +87,58 @@ export const scenarios: Scenario[] = [
       const e = await failure(session(ctx, window.service), "a new session after success");
       check(e instanceof ProtocommError && e.code === "closed", String(e));
       checkEqual(events.filter((x) => x.type === "credentials-received").length, 1, "credentials received once");
+    },
+  },
+  {
+    name: "issue 11 + 15.7: a blocking scan start is answered from the scan the window made at open — one status read (as esp_prov and the apps do) lists every network",
+    async run(ctx) {
+      const { d, window, events } = setup(ctx);
+      await waitFor(d.io, () => events.some((e) => e.type === "scan-finished"), 5000, "the scan made at open");
+      const client = await session(ctx, window.service);
+      const networks = await client.scan(4, { statusReads: 1 });
+      window.close();
+      checkEqual(networks.length, 5, "networks after one status read");
+    },
+  },
+  {
+    name: "issue 15.7: the scan is refreshed while the window stays open and a blocking start never serves one older than scanMaxAgeMs",
+    async run(ctx) {
+      const { d, dev, window, events } = setup(ctx, { scanRefreshMs: 40, scanMaxAgeMs: 1_000_000 });
+      const scans = (): number => events.filter((e) => e.type === "scan-finished").length;
+      await waitFor(d.io, () => scans() >= 1, 5000, "the scan made at open");
+      dev.wifi.setInRange("office", false);
+      await waitFor(d.io, () => scans() >= 2, 5000, "a refresh");
+      const client = await session(ctx, window.service);
+      checkEqual((await client.scan(4, { statusReads: 1 })).length, 4, "the refreshed scan is served at once");
+      window.close();
+      const closedAt = scans();
+      const pause = new Promise<void>((r) => d.io.timers.set(r, 150));
+      await pause;
+      checkEqual(scans(), closedAt, "no scan after the window closed");
+
+      // too old: served neither at once nor ever again; a new scan runs and is served when done
+      const stale = setup(ctx, { scanRefreshMs: 1_000_000, scanMaxAgeMs: 30 });
+      await waitFor(stale.d.io, () => stale.events.some((e) => e.type === "scan-finished"), 5000, "the scan made at open");
+      stale.dev.wifi.setInRange("office", false);
+      await new Promise<void>((r) => stale.d.io.timers.set(r, 80));
+      const c2 = await session(ctx, stale.window.service);
+      checkEqual((await c2.scan(4, { statusReads: 1 })).length, 0, "an over-age scan is not served (a GATT read cannot wait)");
+      const fresh = await c2.scan(4);
+      checkEqual(fresh.length, 4, "the new scan, once finished");
+      stale.window.close();
+    },
+  },
+  {
+    name: "issue 11: a non-blocking scan start is answered at once and its status is pending until a new scan finishes",
+    async run(ctx) {
+      const { d, window, events } = setup(ctx, {}, { scanMs: 60 });
+      await waitFor(d.io, () => events.some((e) => e.type === "scan-finished"), 5000, "the scan made at open");
+      const client = await session(ctx, window.service);
+      const pending = (await client.scan(4, { blocking: false, statusReads: 1 })).length;
+      const later = (await client.scan(4, { blocking: false })).length;
+      window.close();
+      checkEqual(pending, 0, "pending right after a non-blocking start");
+      checkEqual(later, 5, "finished later");
     },
   },
 ];

@@ -38,7 +38,7 @@ function recordingWifi(calls: string[]): WifiBackend {
     apply() { calls.push("apply"); status = { state: "connecting", attemptsRemaining: 2 }; return true; },
     status: () => status,
     scanStart() { calls.push("scanStart"); scanned = true; },
-    scanResults: () => (scanned ? [{ ssid: utf8("net"), bssid: new Uint8Array(6).fill(1), channel: 6, rssi: -50, auth: "wpa2-psk" as const }, { ssid: utf8("other"), bssid: new Uint8Array(6), channel: 1, rssi: -80, auth: "open" as const }] : undefined),
+    latestScan: () => (scanned ? { finishedAt: 0, networks: [{ ssid: utf8("net"), bssid: new Uint8Array(6).fill(1), channel: 6, rssi: -50, auth: "wpa2-psk" as const }, { ssid: utf8("other"), bssid: new Uint8Array(6), channel: 1, rssi: -80, auth: "open" as const }] } : undefined),
     reset() { calls.push("reset"); return true; },
     reprovision() { calls.push("reprovision"); return true; },
   };
