@@ -111,6 +111,8 @@ export type ServiceEvent =
   | { readonly type: "session-started"; readonly session: number }
   | { readonly type: "session-established"; readonly session: number; readonly security: number }
   | { readonly type: "wrong-pop"; readonly failures: number; readonly lockedForMs: number }
+  /** A SetConfig field (or an Apply with nothing valid to apply) was refused; never the value. */
+  | { readonly type: "config-rejected"; readonly field: "ssid" | "passphrase" | "bssid" | "channel" | "apply" }
   | { readonly type: "request-failed"; readonly endpoint: string; readonly kind: string; readonly message: string };
 
 type Handler = (request: Uint8Array) => Uint8Array;
@@ -149,6 +151,8 @@ export class ProvisioningService {
   #lockedUntil = 0;
   #challenges: ChallengeGate | undefined;
   #closed = false;
+  /** The last SetConfig/Apply was refused: GetStatus reports this failure until a valid SetConfig. */
+  #configRejected: "auth-error" | "network-not-found" | undefined;
   /** What scan status/results page through: fixed at CmdScanStart so pages never mix two scans. */
   #scanView: readonly WifiNetwork[] | undefined;
   /** A CmdScanStart waiting for a scan that finishes after `since`. */
@@ -293,19 +297,34 @@ export class ProvisioningService {
     const m = parse<{ msg: number; cmd_set_config?: { ssid: Uint8Array; passphrase: Uint8Array; bssid: Uint8Array; channel: number } }>(WiFiConfigPayload, request, "prov-config");
     const wifi = this.#o.wifi;
     switch (m.msg) {
-      case ConfigMsg.CmdGetStatus:
-        return encode(WiFiConfigPayload, { msg: ConfigMsg.RespGetStatus, resp_get_status: statusMessage(wifi.status()) });
+      case ConfigMsg.CmdGetStatus: {
+        // A refused SetConfig/Apply shows as a failed connection: iOS ignores the refusal's status
+        // and polls GetStatus, which would otherwise say "Connecting" until the window closes.
+        const rejected = this.#configRejected;
+        return encode(WiFiConfigPayload, { msg: ConfigMsg.RespGetStatus, resp_get_status: statusMessage(rejected !== undefined ? { state: "failed", reason: rejected } : wifi.status()) });
+      }
       case ConfigMsg.CmdSetConfig: {
         const c = m.cmd_set_config;
         if (c === undefined) throw new ProtocommError("invalid", "SetConfig without cmd_set_config");
-        let status: number = Status.Success;
-        if (c.ssid.length === 0 || c.ssid.length > 32 || c.passphrase.length > 63 || (c.bssid.length !== 0 && c.bssid.length !== 6)) status = Status.InvalidArgument;
-        else wifi.setConfig(c);
-        return encode(WiFiConfigPayload, { msg: ConfigMsg.RespSetConfig, resp_set_config: { status } });
+        const refused = wifiConfigProblem(c);
+        if (refused !== undefined) {
+          this.#configRejected = refused.reason;
+          this.#o.onEvent?.({ type: "config-rejected", field: refused.field });
+        } else {
+          this.#configRejected = undefined;
+          wifi.setConfig(c);
+        }
+        return encode(WiFiConfigPayload, { msg: ConfigMsg.RespSetConfig, resp_set_config: { status: refused === undefined ? Status.Success : Status.InvalidArgument } });
       }
       case ConfigMsg.CmdApplyConfig: {
-        // esp_prov sends msg only (08 04); Android sets the empty oneof: both are accepted
-        const status = wifi.apply() ? Status.Success : Status.InvalidArgument;
+        // esp_prov sends msg only (08 04); Android sets the empty oneof: both are accepted.
+        // After a refused SetConfig nothing is applied (not an older accepted network either).
+        const applied = this.#configRejected === undefined && wifi.apply();
+        if (!applied) {
+          this.#configRejected ??= "network-not-found";
+          this.#o.onEvent?.({ type: "config-rejected", field: "apply" });
+        }
+        const status = applied ? Status.Success : Status.InvalidArgument;
         return encode(WiFiConfigPayload, { msg: ConfigMsg.RespApplyConfig, resp_apply_config: { status } });
       }
       default:
@@ -381,8 +400,13 @@ export class ProvisioningService {
   #ctrl(request: Uint8Array): Uint8Array {
     const m = parse<{ msg: number }>(WiFiCtrlPayload, request, "prov-ctrl");
     switch (m.msg) {
-      case CtrlMsg.CmdCtrlReset:
-        return encode(WiFiCtrlPayload, { msg: CtrlMsg.RespCtrlReset, status: this.#o.wifi.reset() ? Status.Success : Status.InternalError, resp_ctrl_reset: {} });
+      case CtrlMsg.CmdCtrlReset: {
+        // a refused config is a failure like a failed join: reset clears it and waits again
+        const wasRejected = this.#configRejected !== undefined;
+        this.#configRejected = undefined;
+        const ok = this.#o.wifi.reset() || wasRejected;
+        return encode(WiFiCtrlPayload, { msg: CtrlMsg.RespCtrlReset, status: ok ? Status.Success : Status.InternalError, resp_ctrl_reset: {} });
+      }
       case CtrlMsg.CmdCtrlReprov:
         return encode(WiFiCtrlPayload, { msg: CtrlMsg.RespCtrlReprov, status: this.#o.wifi.reprovision() ? Status.Success : Status.InternalError, resp_ctrl_reprov: {} });
       default:
@@ -440,6 +464,25 @@ export class ProvisioningService {
         throw new ProtocommError("invalid", `ch_resp: unknown msg ${m.msg}`);
     }
   }
+}
+
+/**
+ * Why a SetConfig cannot be used, as the failure the apps show: a bad SSID, BSSID or channel is
+ * "network not found", a bad passphrase an authentication error. SSID 1–32 bytes; passphrase
+ * up to 63 bytes, or exactly 64 hex digits (a raw WPA PSK, which the ESP32 accepts); BSSID empty
+ * or 6 bytes; channel 0 (any) or 1–14 (the ESP32's 2.4 GHz band).
+ */
+function wifiConfigProblem(c: { ssid: Uint8Array; passphrase: Uint8Array; bssid: Uint8Array; channel: number }): { field: "ssid" | "passphrase" | "bssid" | "channel"; reason: "auth-error" | "network-not-found" } | undefined {
+  if (c.ssid.length === 0 || c.ssid.length > 32) return { field: "ssid", reason: "network-not-found" };
+  if (c.bssid.length !== 0 && c.bssid.length !== 6) return { field: "bssid", reason: "network-not-found" };
+  if (!Number.isInteger(c.channel) || c.channel < 0 || c.channel > 14) return { field: "channel", reason: "network-not-found" };
+  const p = c.passphrase;
+  if (p.length > 64 || (p.length === 64 && !p.every(isHexDigit))) return { field: "passphrase", reason: "auth-error" };
+  return undefined;
+}
+
+function isHexDigit(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
 }
 
 function statusMessage(s: WifiProvState): ProtoObject {

@@ -274,6 +274,8 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
       } else if (e.type === "wrong-pop") {
         log.warn("wrong-pop", { failures: e.failures, lockedForMs: e.lockedForMs });
         emit({ type: "wrong-pop", failures: e.failures, lockedForMs: e.lockedForMs });
+      } else if (e.type === "config-rejected") {
+        log.warn("config-rejected", { field: e.field });
       } else if (e.type === "request-failed") {
         log.warn("request-failed", { endpoint: e.endpoint, kind: e.kind });
       }

@@ -141,4 +141,27 @@ export const scenarios: Scenario[] = [
       checkEqual(later, 5, "finished later");
     },
   },
+  {
+    name: "issue 15.6: a refused SetConfig (33-byte SSID, 64-char non-hex PSK, bad channel) or Apply shows in GetStatus as ConnectionFailed with the reason the apps display",
+    async run(ctx) {
+      const { window, events } = setup(ctx);
+      const client = await session(ctx, window.service);
+      checkEqual((await client.getStatus()).state, "connecting", "nothing applied yet");
+      checkEqual(await client.setConfig("x".repeat(33), "correct horse battery"), 4, "33-byte SSID refused (InvalidArgument)");
+      checkEqual(await client.getStatus(), { state: "failed", failReason: "network-not-found" }, "status after a refused SSID");
+      checkEqual(await client.applyConfig(), 4, "nothing to apply after a refusal");
+      checkEqual(await client.getStatus(), { state: "failed", failReason: "network-not-found" }, "status after the refused apply");
+      checkEqual(await client.setConfig("home-net", "z".repeat(64)), 4, "64 characters that are not a hex PSK");
+      checkEqual(await client.getStatus(), { state: "failed", failReason: "auth-error" }, "status after a refused PSK");
+      checkEqual(await client.setConfig("home-net", "correct horse battery", { channel: 15 }), 4, "channel 15");
+      checkEqual(await client.setConfig("home-net", "correct horse battery", { channel: 200 }), 4, "channel 200 (M1)");
+      checkEqual(await client.getStatus(), { state: "failed", failReason: "network-not-found" }, "status after a refused channel");
+      checkEqual(await client.ctrl("reset"), 0, "prov-ctrl reset clears the failure");
+      checkEqual((await client.getStatus()).state, "connecting", "waiting again after reset");
+      checkEqual(await client.setConfig("home-net", "ab12".repeat(16)), 0, "a 64-hex-digit raw PSK is accepted");
+      checkEqual((await client.getStatus()).state, "connecting", "a valid SetConfig clears the failure");
+      checkEqual(events.filter((e) => e.type === "credentials-received").length, 1, "only the valid config reached the window");
+      window.close();
+    },
+  },
 ];

@@ -55,7 +55,7 @@ function sample(r: Rand): Uint8Array {
     case "prov-config": {
       const msg = r.pick([0, 2, 4, 1, 9]);
       body = encode(WiFiConfigPayload, msg === 2
-        ? { msg, cmd_set_config: { ssid: r.bytes(r.pick([0, 1, 8, 32, 33])), passphrase: utf8("p".repeat(r.pick([0, 8, 63, 64]))), bssid: r.bytes(r.pick([0, 6, 5])), channel: r.int(-1, 14) } }
+        ? { msg, cmd_set_config: { ssid: r.bytes(r.pick([0, 1, 8, 32, 33])), passphrase: utf8(r.pick(["p", "a"]).repeat(r.pick([0, 8, 63, 64, 65]))), bssid: r.bytes(r.pick([0, 6, 5])), channel: r.int(-1, 200) } }
         : msg === 4 && r.bool() ? { msg, cmd_apply_config: {} } : { msg });
       break;
     }
@@ -130,8 +130,9 @@ export const provisioningEndpointsTarget: FuzzTarget = {
         const applied = calls.filter((c) => c.startsWith("setConfig"));
         if (reply.resp_set_config?.status !== 0) expect(applied.length === 0, `${what}: SetConfig answered ${reply.resp_set_config?.status} but applied ${applied.join(", ")}`);
         for (const c of applied) {
-          const [ssid, pass, bssid] = c.slice("setConfig ".length).split("/").map(Number) as [number, number, number];
-          expect(ssid >= 1 && ssid <= 32 && pass <= 63 && (bssid === 0 || bssid === 6), `${what}: applied an out-of-range config ${c}`);
+          const [ssid, pass, bssid, channel] = c.slice("setConfig ".length).split("/").map(Number) as [number, number, number, number];
+          // 64 only as a raw hex PSK; channel 0 (any) or 1–14
+          expect(ssid >= 1 && ssid <= 32 && pass <= 64 && (bssid === 0 || bssid === 6) && channel >= 0 && channel <= 14, `${what}: applied an out-of-range config ${c}`);
         }
       }
     }
