@@ -24,7 +24,7 @@ export interface CloudBroker {
   kick(username: string): void;
   /**
    * Disabled the way Magistrala's MQTT adapter (or aedes with a failing authorizePublish) treats
-   * it: CONNECT is still accepted, but any PUBLISH drops the connection. Off again with `false`.
+   * it: CONNECT is still accepted, but any SUBSCRIBE or PUBLISH drops the connection. Off again with `false`.
    */
   refusePublishes(usernames: readonly string[], refuse: boolean): void;
   /** Publish from the cloud itself (commands, rotations). */
@@ -103,6 +103,12 @@ export async function startCloudBroker(state: CloudState, tls: { key: string; ce
       callback(new Error("publish not authorized"));
     },
     authorizeSubscribe(client, sub, callback) {
+      const login = client ? logins.get(client) : undefined;
+      if (login && publishRefused.has(login.username)) {
+        // Magistrala's MQTT adapter drops a deactivated thing at SUBSCRIBE too (not a SUBACK 0x80).
+        events.emit("denied", { clientId: client.id, topic: sub.topic, action: "subscribe" });
+        return callback(new Error("device disabled: subscribe refused"), null);
+      }
       if (allowed(client, sub.topic)) return callback(null, sub);
       events.emit("denied", { clientId: client.id, topic: sub.topic, action: "subscribe" });
       callback(null, null); // SUBACK 0x80

@@ -8,6 +8,8 @@ import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { decryptExternalKey, encryptReply, serviceKeyBytes } from "../../src/onboarding/secure-bootstrap.js";
+import { bootstrapProfile, LEGACY_VERSION, type BootstrapVersion } from "../../src/onboarding/bootstrap-version.js";
+import { plainReply, refusal, replyObject, routedExternalId, secureReply, type WireReply } from "./bootstrap-wire.js";
 import { startMosquitto, type MosquittoBroker, type MosquittoPki } from "../broker/mosquitto.js";
 import { startCloudBroker, type CloudBroker } from "./broker.js";
 import { MosquittoDynsec, SHARED_ACL_PATTERNS } from "./mosquitto-dynsec.js";
@@ -21,9 +23,13 @@ export interface CloudOptions {
   readonly tls: { readonly key: string; readonly cert: string; readonly ca: string };
   /** JSON state file; absent = in memory only. */
   readonly statePath?: string;
-  /** Which device API generation the bootstrap service speaks (switchable at run time). */
+  /** Which service version the bootstrap service plays (switchable at run time); default Magistrala 0.20's device API as SuperMQ 0.16. */
+  readonly version?: BootstrapVersion;
+  /** The older way to pick it: raw | thing | client | client-v0.30 (LEGACY_VERSION; client-v0.30 = Magistrala 0.30). */
   readonly generation?: Generation;
-  /** MG_BOOTSTRAP_ENCRYPT_KEY: hex-decoded for raw/thing (Mainflux ≤0.13), ASCII for client. */
+  /** Magistrala 0.20+: the domain its channels live in (topics m/<domain>/c/<channel>). Default "fleet-domain". */
+  readonly domainId?: string;
+  /** MG_BOOTSTRAP_ENCRYPT_KEY: hex-decoded by Mainflux ≤0.13, ASCII bytes from the 2023 master on. */
   readonly encryptKey?: string;
   readonly httpPort?: number;
   readonly mqttPort?: number;
@@ -56,6 +62,11 @@ export interface Cloud {
   readonly registrationKey: string;
   /** Resolves once the broker enforces every change made so far (Mosquitto reloads are async). */
   settled(): Promise<void>;
+  /** The bootstrap service's version (bootstrap-version.ts); switchable at run time. */
+  version: BootstrapVersion;
+  /** Magistrala 0.20+ domain of every config (factory configs name it as bootstrap.domainId). */
+  readonly domainId: string;
+  /** Older setter for `version`: raw → Mainflux 0.12, thing → 0.13, client → SuperMQ 0.16, client-v0.30 → Magistrala 0.30. */
   generation: Generation;
   onEvent(listener: (e: CloudEvent) => void): void;
   // Admin operations (the HTTP admin API calls the same functions).
@@ -69,8 +80,10 @@ export interface Cloud {
    */
   issueAccount(account: { username: string; password: string; clientId?: string; topics: string[]; owner: string; commandTopic?: string }): Promise<void>;
   /**
-   * `mode: "publish"` (embedded broker only) disables the way some brokers do: the device may stay
-   * connected and reconnect, but every publish drops its connection. Default "connect": CONNACK 5.
+   * `mode: "publish"` disables the way a deactivated Mainflux/Magistrala config behaves (its
+   * bootstrap still answers up to 0.20): the device still connects, then the embedded broker drops it
+   * at SUBSCRIBE/PUBLISH (embedded broker only: Mosquitto 2.0 with an ACL file grants every
+   * SUBSCRIBE and acknowledges denied publishes, so it cannot show this). Default "connect": CONNACK 5.
    */
   setEnabled(device: string, enabled: boolean, options?: { mode?: "connect" | "publish" }): boolean;
   revoke(device: string): boolean;
@@ -145,7 +158,14 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     settled: () => sync?.settled() ?? Promise.resolve(),
     adminToken,
     registrationKey: registrationKeyOf(state).publicKeyHex,
-    generation: options.generation ?? "client",
+    version: options.version ?? versionOf(options.generation ?? "client"),
+    domainId: options.domainId ?? "fleet-domain",
+    get generation(): Generation {
+      return this.version === "magistrala-0.30" ? "client-v0.30" : bootstrapProfile(this.version).generation;
+    },
+    set generation(g: Generation) {
+      this.version = versionOf(g);
+    },
     onEvent(l) { listeners.push(l); },
     addBootstrapConfig(c) {
       const channels = Array.from({ length: c.channels ?? 2 }, (_, i) => ({ id: newId(), name: i === 0 ? "data" : `ch${i}`, metadata: { type: i === 0 ? "data" : "control" } }));
@@ -158,9 +178,13 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
       state.data.configs = state.data.configs.filter((x) => x.externalId !== c.externalId);
       state.data.configs.push(record);
       const control = channels.find((ch) => ch.metadata.type === "control") ?? channels[0];
+      // Both topic layouts (the version can be switched at run time); commands go where the
+      // current version's devices listen.
+      const domain = bootstrapProfile(cloud.version).topics === "domain";
       state.issue({
-        username: record.thingId, password: record.thingKey, clientId: record.thingId, topics: channels.map((ch) => `channels/${ch.id}/messages`), owner: `bootstrap:${c.externalId}`,
-        ...(control ? { commandTopic: `channels/${control.id}/messages/req` } : {}),
+        username: record.thingId, password: record.thingKey, clientId: record.thingId, owner: `bootstrap:${c.externalId}`,
+        topics: channels.flatMap((ch) => [`channels/${ch.id}/messages`, `m/${cloud.domainId}/c/${ch.id}`]),
+        ...(control ? { commandTopic: domain ? `m/${cloud.domainId}/c/${control.id}/req` : `channels/${control.id}/messages/req` } : {}),
       });
       state.save();
       void changed(record.thingId);
@@ -257,76 +281,54 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     const boot = /^\/(things|clients)\/bootstrap(\/secure)?\/([^/]+)$/.exec(path);
     const limited = (boot || path === "/register") ? options.onboardingLimit?.take(boot ? boot[3] : limitKey(body)) : undefined;
     if (limited && !limited.ok) return send(res, 429, { error: "too many requests" }, { "Retry-After": String(limited.retryAfterSeconds) });
-    if (boot && req.method === "GET") return bootstrap(res, boot[1]!, boot[2] !== undefined, decodeURIComponent(boot[3]!), req.headers.authorization);
+    if (boot && req.method === "GET") return bootstrap(res, boot[1]!, boot[2] !== undefined, boot[3]!, req.headers.authorization);
     if (path === "/register" && req.method === "POST") return register(res, body);
     if (path.startsWith("/admin/")) return admin(req, res, path, body);
     send(res, 404, { error: "not found" });
   }
 
-  // Status codes per generation: reference/cloud-protocols.md §1.4.
-  function bootstrap(res: ServerResponse, family: string, secure: boolean, externalId: string, authorization: string | undefined): void {
-    const g = cloud.generation;
-    const clients = g === "client" || g === "client-v0.30";
-    if ((family === "clients") !== clients) return send(res, 404, { error: "not found" });
-    const scheme = g === "raw" ? "" : g === "thing" ? "Thing " : "Client ";
-    const legacy = g === "raw";
+  // Status codes, bodies and headers per version: bootstrap-wire.ts (recorded from the real service).
+  function bootstrap(res: ServerResponse, family: string, secure: boolean, rawId: string, authorization: string | undefined): void {
+    const version = cloud.version;
+    const profile = bootstrapProfile(version);
+    if (`/${family}/bootstrap` !== profile.path) return send(res, 404, { error: "not found" });
+    const externalId = routedExternalId(version, rawId);
     let key: string | undefined = authorization;
-    if (!legacy) key = authorization?.startsWith(scheme) ? authorization.slice(scheme.length) : undefined;
-    if (!key) return send(res, legacy ? 403 : 401, { error: "missing or invalid credentials provided" });
-    const config = state.data.configs.find((c) => c.externalId === externalId);
+    // ≤0.12 takes the whole header as the key (a "Bearer …" value is just a wrong key there).
+    if (profile.scheme !== "") key = authorization?.startsWith(profile.scheme) ? authorization.slice(profile.scheme.length) : undefined;
+    if (!key) return sendWire(res, refusal(version, "missing-key"));
+    const config = externalId === undefined ? undefined : state.data.configs.find((c) => c.externalId === externalId);
     let given: Buffer | undefined = Buffer.from(key, "utf8");
     let serviceKey: Uint8Array | undefined;
     if (secure) {
       if (options.encryptKey === undefined) return send(res, 404, { error: "secure bootstrap not configured" });
-      serviceKey = serviceKeyBytes(options.encryptKey, clients ? "ascii" : "hex");
+      serviceKey = serviceKeyBytes(options.encryptKey, profile.keyEncoding);
+      if (!/^([0-9A-Fa-f]{2})+$/.test(key)) {
+        if (!config) return sendWire(res, refusal(version, "unknown-id"));
+        return sendWire(res, refusal(version, "not-hex", key));
+      }
       const plain = decryptExternalKey(nodeCrypto, serviceKey, key);
       given = plain ? Buffer.from(plain) : undefined;
     }
     if (!config) {
-      emit("bootstrap-unknown", externalId);
-      return send(res, 404, { error: "entity not found" });
+      emit("bootstrap-unknown", externalId ?? rawId);
+      return sendWire(res, refusal(version, "unknown-id"));
     }
     if (!given || given.toString("utf8") !== config.externalKey) {
-      emit("bootstrap-wrong-key", externalId);
-      return send(res, legacy ? 404 : 403, { error: legacy ? "entity not found" : "failed to authenticate external key" });
+      emit("bootstrap-wrong-key", config.externalId);
+      return sendWire(res, refusal(version, "wrong-key"));
     }
-    // Only the newest generation gates bootstrap on the state; older ones hand out credentials
-    // and the broker refuses them.
-    if (!config.enabled && clients) return send(res, 403, { error: "config is disabled" });
-    const certs = {
-      ...(config.clientCert !== undefined ? { client_cert: config.clientCert, client_key: config.clientKey } : {}),
-      ...(config.caCert !== undefined ? { ca_cert: config.caCert } : {}),
-    };
-    let reply: Record<string, unknown>;
-    if (g === "client-v0.30") {
-      // v0.30 sends no credentials of its own: a profile template renders them into content. Ours
-      // renders the v0.20 field names plus whatever JSON object the operator put in the config.
-      config.configId ??= newId();
-      let custom: Record<string, unknown> = {};
-      try {
-        const parsed = config.content === undefined ? {} : (JSON.parse(config.content) as unknown);
-        if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) custom = parsed as Record<string, unknown>;
-      } catch {
-        custom = {};
-      }
-      const rendered = { ...custom, client_id: config.thingId, client_secret: config.thingKey, channels: config.channels };
-      reply = { id: config.configId, content: JSON.stringify(rendered), ...certs };
+    // Only Magistrala 0.30 gates bootstrap on the state; older versions hand out the credentials
+    // and the broker refuses them ("deactivated": connects, then dropped at publish/subscribe).
+    if (!config.enabled && version === "magistrala-0.30") return sendWire(res, refusal(version, "disabled"));
+    if (version === "magistrala-0.30" && config.configId === undefined) {
+      config.configId = newId();
       state.save();
-    } else {
-      const prefix = g === "raw" ? "mainflux" : g === "thing" ? "thing" : "client";
-      reply = {
-        [`${prefix}_id`]: config.thingId,
-        [g === "client" ? "client_secret" : `${prefix}_key`]: config.thingKey,
-        [g === "raw" ? "mainflux_channels" : "channels"]: config.channels,
-        ...(config.content !== undefined ? { content: config.content } : {}),
-        ...certs,
-      };
     }
-    emit("bootstrap", `${externalId} → ${config.thingId} (${g}${secure ? ", secure" : ""})`);
-    const json = Buffer.from(JSON.stringify(reply));
-    if (!secure) return send(res, 200, json);
-    // Binary body under a JSON content type, as the real service does (catches clients that parse too early).
-    send(res, 200, Buffer.from(encryptReply(nodeCrypto, serviceKey!, randomBytes(16), json)));
+    const reply = replyObject(version, config);
+    emit("bootstrap", `${config.externalId} → ${config.thingId} (${profile.label}${secure ? ", secure" : ""})`);
+    if (!secure) return sendWire(res, plainReply(reply));
+    sendWire(res, secureReply(encryptReply(nodeCrypto, serviceKey!, randomBytes(16), Buffer.from(JSON.stringify(reply)))));
   }
 
   function register(res: ServerResponse, body: Buffer): void {
@@ -407,6 +409,10 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
   return cloud;
 }
 
+function versionOf(generation: Generation): BootstrapVersion {
+  return generation === "client-v0.30" ? "magistrala-0.30" : LEGACY_VERSION[generation];
+}
+
 /** The rate limit's client key of a registration: its serial, if the body has one. */
 function limitKey(body: Buffer): string | undefined {
   try {
@@ -415,6 +421,11 @@ function limitKey(body: Buffer): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function sendWire(res: ServerResponse, reply: WireReply): void {
+  res.writeHead(reply.status, reply.headers);
+  res.end(reply.body);
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -42,7 +42,7 @@ const { values: args } = parseArgs({
     interval: { type: "string", default: "3000" },
     "run-for": { type: "string" }, // seconds; default: until Ctrl-C
     strategy: { type: "string" }, // bootstrap | register | shared: start blank and onboard
-    generation: { type: "string", default: "client" }, // bootstrap API generation: raw | thing | client
+    generation: { type: "string", default: "client" }, // bootstrap service version (mainflux-0.12 … magistrala-0.30) or raw | thing | client
     secure: { type: "boolean", default: false }, // bootstrap over the AES-CFB /secure/ endpoint
     mapping: { type: "string", default: "challenge" }, // challenge | secret-key | none
     factory: { type: "boolean", default: false }, // the spine demo: flash holds factory credentials

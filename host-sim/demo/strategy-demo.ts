@@ -4,6 +4,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseFactoryConfig } from "../../src/config/factory-config.js";
 import { Device } from "../../src/lifecycle/device.js";
+import { BOOTSTRAP_VERSIONS, bootstrapProfile, LEGACY_VERSION, type BootstrapVersion } from "../../src/onboarding/bootstrap-version.js";
 import { createSimDevice } from "../sim-device.js";
 import { startDemoCloud, stopOnSignals, timeline } from "./timeline.js";
 
@@ -25,13 +26,16 @@ export async function runStrategyDemo(options: StrategyDemoOptions): Promise<voi
     console.error(`--strategy must be bootstrap, register or shared (got ${strategy})`);
     process.exit(2);
   }
-  if (generation !== "raw" && generation !== "thing" && generation !== "client") {
-    console.error(`--generation must be raw, thing or client (got ${generation})`);
+  // --generation takes a service version (mainflux-0.13, magistrala-0.20, …) or one of the old names.
+  const version = (BOOTSTRAP_VERSIONS as readonly string[]).includes(generation) ? (generation as BootstrapVersion)
+    : generation === "raw" || generation === "thing" || generation === "client" ? LEGACY_VERSION[generation] : undefined;
+  if (version === undefined) {
+    console.error(`--generation must be one of ${BOOTSTRAP_VERSIONS.join(", ")} (or raw, thing, client; got ${generation})`);
     process.exit(2);
   }
   const { say, record: logLine } = timeline(10);
 
-  const { work, pki, cloud } = await startDemoCloud(say, { broker: options.broker, generation, encryptKey: ENCRYPT_KEY });
+  const { work, pki, cloud } = await startDemoCloud(say, { broker: options.broker, version, encryptKey: ENCRYPT_KEY });
   say("cloud", `reference cloud: HTTPS ${cloud.httpUrl}, broker ${cloud.brokerUrl} (state in cloud-state.json)`);
   cloud.onEvent((e) => say("cloud", `${e.what} ${e.detail}`));
   cloud.broker.events.on("connected", (c) => say("broker", `client ${c.clientId} connected as ${c.username}`));
@@ -46,8 +50,8 @@ export async function runStrategyDemo(options: StrategyDemoOptions): Promise<voi
   const factory: Record<string, unknown> = { chain: ["stored", strategy], broker: { url: cloud.brokerUrl, ca: pki.caPem }, retry: { attempts: 3, initialMs: 1000, maxMs: 10_000 } };
   if (strategy === "bootstrap") {
     const config = cloud.addBootstrapConfig({ externalId: mac, externalKey: "demo-external-key" });
-    say("operator", `bootstrap config uploaded: external ID ${mac} → thing ${config.thingId}, ${config.channels.length} channels (${generation} generation${options.secure ? ", secure" : ""})`);
-    factory.bootstrap = { url: cloud.httpUrl, generation, externalKey: "demo-external-key", ca: pki.caPem, ...(options.secure ? { secure: { key: ENCRYPT_KEY } } : {}) };
+    say("operator", `bootstrap config uploaded: external ID ${mac} → thing ${config.thingId}, ${config.channels.length} channels (${bootstrapProfile(version).label}${options.secure ? ", secure" : ""})`);
+    factory.bootstrap = { url: cloud.httpUrl, version, ...(bootstrapProfile(version).topics === "domain" ? { domainId: cloud.domainId } : {}), externalKey: "demo-external-key", ca: pki.caPem, ...(options.secure ? { secure: { key: ENCRYPT_KEY } } : {}) };
   } else if (strategy === "register") {
     cloud.allowSerials([serial]);
     say("operator", `serial ${serial} added to the registration allow-list`);

@@ -5,18 +5,12 @@
 import { parseBrokerUrl, RecordError } from "../storage/credential-record.js";
 import { HttpError } from "../http/codec.js";
 import { parseHttpUrl } from "../http/url.js";
+import { BOOTSTRAP_VERSIONS, bootstrapProfile, LEGACY_VERSION, type BootstrapGeneration, type BootstrapVersion } from "../onboarding/bootstrap-version.js";
 
 export const STRATEGY_NAMES = ["stored", "bootstrap", "register", "shared", "hub"] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
-/** The three device-facing API generations of the Mainflux/Magistrala/SuperMQ bootstrap service. */
-export type BootstrapGeneration =
-  /** Mainflux ≤0.12: /things/bootstrap, raw key in Authorization, mainflux_* reply. */
-  | "raw"
-  /** Mainflux 0.13, Magistrala v0.14–v0.15: /things/bootstrap, "Thing <key>", mainflux_* or thing_* reply. */
-  | "thing"
-  /** SuperMQ v0.16, Magistrala v0.20: /clients/bootstrap, "Client <key>", client_* reply. */
-  | "client";
+export type { BootstrapGeneration, BootstrapVersion } from "../onboarding/bootstrap-version.js";
 
 export interface BrokerConfig {
   /** mqtts://host:port */
@@ -27,9 +21,14 @@ export interface BrokerConfig {
 }
 
 export interface BootstrapConfig {
-  /** Service base URL, e.g. "https://cloud:9013" (the generation adds /things/bootstrap or /clients/bootstrap). */
+  /** Service base URL, e.g. "https://cloud:9013" (the version adds /things/bootstrap or /clients/bootstrap). */
   readonly url: string;
+  /** The service release the fleet runs: it fixes path, header, reply fields, key encoding, topics (bootstrap-version.ts). */
+  readonly version: BootstrapVersion;
+  /** The version's header family (derived; the older configs named only this: raw | thing | client). */
   readonly generation: BootstrapGeneration;
+  /** Magistrala 0.20+: the domain the fleet's channels live in (topics m/<domain>/c/<channel>). */
+  readonly domainId?: string;
   /** "mac" (default): the unit's MAC as AA:BB:CC:DD:EE:FF; "mac-hex": 12 hex digits; "node-id": the node ID. */
   readonly externalId: "mac" | "mac-hex" | "node-id";
   /**
@@ -41,6 +40,17 @@ export interface BootstrapConfig {
   /** Secure variant: AES-CFB with the deployment's shared key. */
   readonly secure?: { readonly key: string; readonly keyEncoding: "hex" | "ascii" };
   readonly ca?: string;
+  /**
+   * Allow an http:// URL (issue 14, H4). Without verified TLS the reply still gives credentials
+   * but never the broker URL or CA: those stay the factory config's.
+   */
+  readonly insecureTransport?: boolean;
+  /**
+   * The operator renders each config's external ID into its content ({"external_id": …}): a
+   * reply whose content does not name this unit is refused (binds a reply to the unit when the
+   * transport cannot). Without this flag an external_id that is present is still checked.
+   */
+  readonly requireContentExternalId?: boolean;
 }
 
 export type ExternalKeySource = string | { readonly nvs: string };
@@ -53,6 +63,8 @@ export interface RegisterConfig {
   readonly ca?: string;
   /** The serial sent: the MAC's 12 hex digits (default), or the node ID where there is no MAC (the SDK's simulator). */
   readonly serial?: "mac" | "node-id";
+  /** Allow an http:// URL (issue 14, H4): the reply's credentials then cross the network in clear. */
+  readonly insecureTransport?: boolean;
 }
 
 export interface SharedConfig {
@@ -198,35 +210,47 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
 
   if (root.bootstrap !== undefined) {
     const s = obj(root.bootstrap, "bootstrap");
-    known(s, "bootstrap", ["url", "generation", "externalId", "externalKey", "secure", "ca"]);
-    const generation = oneOf(s.generation, "bootstrap.generation", ["raw", "thing", "client"] as const);
+    known(s, "bootstrap", ["url", "version", "generation", "domainId", "externalId", "externalKey", "secure", "ca", "insecureTransport", "requireContentExternalId"]);
+    const version = bootstrapVersion(s.version, s.generation);
+    const profile = bootstrapProfile(version);
     let secure: BootstrapConfig["secure"];
     if (s.secure !== undefined) {
       const sec = obj(s.secure, "bootstrap.secure");
       known(sec, "bootstrap.secure", ["key", "keyEncoding"]);
       const key = str(sec.key, "bootstrap.secure.key");
-      // Mainflux ≤0.13 hex-decodes the service key (AES-128 for the stock 32 digits); later
-      // generations use its ASCII bytes (AES-256). Default to what the generation does.
-      const keyEncoding = sec.keyEncoding === undefined ? (generation === "client" ? "ascii" : "hex") : oneOf(sec.keyEncoding, "bootstrap.secure.keyEncoding", ["hex", "ascii"] as const);
+      // Mainflux ≤0.13 hex-decodes the service key (AES-128 for the stock 32 digits); the 2023
+      // master and every later release use its ASCII bytes (AES-256). Default: what the version does.
+      const keyEncoding = sec.keyEncoding === undefined ? profile.keyEncoding : oneOf(sec.keyEncoding, "bootstrap.secure.keyEncoding", ["hex", "ascii"] as const);
       const length = keyEncoding === "hex" ? (/^([0-9A-Fa-f]{2})+$/.test(key) ? key.length / 2 : -1) : key.length;
       if (length !== 16 && length !== 24 && length !== 32) {
         throw new ConfigError("bootstrap.secure.key", keyEncoding === "hex" ? "must be 32, 48 or 64 hex digits (an AES key)" : "must be 16, 24 or 32 characters (an AES key)");
       }
       secure = { key, keyEncoding };
     }
+    let domainId: string | undefined;
+    if (s.domainId !== undefined) {
+      domainId = nonEmpty(s.domainId, "bootstrap.domainId");
+      if (!/^[\w-]{1,64}$/.test(domainId)) throw new ConfigError("bootstrap.domainId", "must be a domain ID (1 to 64 characters of [0-9A-Za-z_-])");
+    }
+    if (profile.topics === "domain" && domainId === undefined) throw new ConfigError("bootstrap.domainId", `is required for ${profile.label}: its topics are m/<domain>/c/<channel>`);
+    const insecureTransport = flag(s.insecureTransport, "bootstrap.insecureTransport");
     config.bootstrap = {
-      url: httpUrl(s.url, "bootstrap.url"),
-      generation,
+      url: transportUrl(s.url, "bootstrap", insecureTransport),
+      version,
+      generation: profile.generation,
+      ...(domainId !== undefined ? { domainId } : {}),
       externalId: s.externalId === undefined ? "mac" : oneOf(s.externalId, "bootstrap.externalId", ["mac", "mac-hex", "node-id"] as const),
       externalKey: externalKeySource(s.externalKey),
       ...(secure ? { secure } : {}),
       ...optPem(s.ca, "bootstrap.ca"),
+      ...(insecureTransport ? { insecureTransport } : {}),
+      ...(flag(s.requireContentExternalId, "bootstrap.requireContentExternalId") ? { requireContentExternalId: true } : {}),
     };
   }
 
   if (root.register !== undefined) {
     const s = obj(root.register, "register");
-    known(s, "register", ["url", "fields", "ca", "serial"]);
+    known(s, "register", ["url", "fields", "ca", "serial", "insecureTransport"]);
     let fields = { deviceId: "deviceId", key: "key", secret: "secret" };
     if (s.fields !== undefined) {
       const f = obj(s.fields, "register.fields");
@@ -238,7 +262,8 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
       };
     }
     const serial = s.serial === undefined ? "mac" : oneOf(s.serial, "register.serial", ["mac", "node-id"] as const);
-    config.register = { url: httpUrl(s.url, "register.url"), fields, serial, ...optPem(s.ca, "register.ca") };
+    const insecureTransport = flag(s.insecureTransport, "register.insecureTransport");
+    config.register = { url: transportUrl(s.url, "register", insecureTransport), fields, serial, ...optPem(s.ca, "register.ca"), ...(insecureTransport ? { insecureTransport } : {}) };
   }
 
   if (root.shared !== undefined) {
@@ -435,6 +460,35 @@ function oneOf<T extends string>(value: unknown, path: string, options: readonly
 function int(value: unknown, path: string, min: number, max: number): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) throw new ConfigError(path, `must be an integer from ${min} to ${max}`);
   return value;
+}
+
+/** `version` names the release; the older `generation` alone still works (LEGACY_VERSION); both must agree. */
+function bootstrapVersion(version: unknown, generation: unknown): BootstrapVersion {
+  const g = generation === undefined ? undefined : oneOf(generation, "bootstrap.generation", ["raw", "thing", "client"] as const);
+  if (version === undefined) {
+    if (g === undefined) throw new ConfigError("bootstrap.version", `is required: one of ${BOOTSTRAP_VERSIONS.join(", ")}`);
+    return LEGACY_VERSION[g];
+  }
+  const v = oneOf(version, "bootstrap.version", BOOTSTRAP_VERSIONS);
+  if (g !== undefined && bootstrapProfile(v).generation !== g) {
+    throw new ConfigError("bootstrap.generation", `"${g}" contradicts version ${v} (which speaks the "${bootstrapProfile(v).generation}" generation); leave generation out`);
+  }
+  return v;
+}
+
+function flag(value: unknown, path: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== "boolean") throw new ConfigError(path, "must be true or false");
+  return value;
+}
+
+// Issue 14, H4: an onboarding reply over plain HTTP can be written by anyone on the path.
+function transportUrl(value: unknown, section: string, insecureTransport: boolean): string {
+  const url = httpUrl(value, `${section}.url`);
+  if (url.startsWith("http://") && !insecureTransport) {
+    throw new ConfigError(`${section}.url`, `is http://: credentials would cross the network in clear and anyone on the path could answer; use https:// or set ${section}.insecureTransport: true`);
+  }
+  return url;
 }
 
 function httpUrl(value: unknown, path: string): string {

@@ -31,6 +31,9 @@
 //          │     the pair stays in flash, the next boot tries again
 //          ├─ the broker closes the connection right after our publishes, `publishRefusal.strikes`
 //          │     times in a row with no PUBACK between → "publish-refused": as a refused CONNECT below
+//          │     Fresh credentials count as a successful round only once a session has both its
+//          │     subscription granted and a PUBACK (a deactivated config connects, then is dropped):
+//          │     until then a refusal is a failed round (back-off, park after retry.maxRounds)
 //          ├─ broker unreachable / dropped / server unavailable → "backoff" → reconnect (jittered, capped)
 //          └─ bad credentials / not authorised / client ID rejected → "needs-onboarding"
 //                └─ with a factory config: re-bootstrap — the chain again, "stored" skipped, with
@@ -160,8 +163,13 @@ export class Device {
   #onboardingTimer: TimerId | undefined;
   /** The running chain's I/O: cancelling it stops its HTTP exchanges and sleeps on the spot. */
   #chainScope: IoScope | undefined;
-  /** The credentials in use came from a chain round since we were last online. */
+  /**
+   * The credentials in use came from a chain round and have not proved themselves yet. A CONNACK
+   * is not proof: a deactivated Mainflux/Magistrala config connects, then is dropped at subscribe
+   * or publish. Proof is the command subscription granted and a publish acknowledged in one session.
+   */
   #freshCredentials = false;
+  #sessionProof = { subscribed: false, acknowledged: false };
   /** A person denied the unit: a Wi-Fi rejoin must not ask again behind their back. */
   #denied = false;
   #generation = 0; // bumped by shutdown: a chain still running from before must not act
@@ -610,6 +618,7 @@ export class Device {
       delayMs = backoffDelay(chainPolicyFor(factory).backoff, rounds - 1, randomUnit(this.#io.random));
       this.#setState("onboarding-backoff", `${why}; again in ${delayMs} ms`);
     }
+    this.#log.info("onboarding-round-failed", { rounds, delayMs });
     this.#onboardingTimer = this.#io.timers.set(() => {
       this.#onboardingTimer = undefined;
       if (generation === this.#generation) this.#onboard();
@@ -666,8 +675,7 @@ export class Device {
           this.#rotating = false;
           this.#log.info("rotation-committed", { clientId: this.#record.mqtt?.clientId, username: this.#record.mqtt?.username });
         }
-        this.#onboardingRound = 0;
-        this.#freshCredentials = false;
+        this.#sessionProof = { subscribed: false, acknowledged: false };
         this.#publishRefusal.sessionOnline(this.#io.clock.now());
         this.#setState("online");
         this.#client!.subscribe(this.#topics!.command, 1);
@@ -692,9 +700,17 @@ export class Device {
         // Next turn: the session acknowledges the message first, so the broker does not redeliver it.
         if (event.topic === this.#topics?.command) this.#io.timers.set(() => this.#onCommand(event.payload), 0);
         break;
+      case "subscribed":
+        // The device subscribes to its command topic only; a refused one (0x80) proves nothing.
+        if (event.granted.some((code) => code === 0x80)) break;
+        this.#sessionProof.subscribed = true;
+        this.#proved();
+        break;
       case "delivered":
         this.#log.debug("delivered", { messageId: event.messageId, topic: event.topic });
         this.#publishRefusal.acknowledge();
+        this.#sessionProof.acknowledged = true;
+        this.#proved();
         if (event.messageId === this.#mappingMessageId && event.topic === userMappingTopic(this.#nodeId!) && this.#record?.user?.pending) {
           if (this.#mappingTimer !== undefined) this.#io.timers.clear(this.#mappingTimer);
           this.#mappingTimer = undefined;
@@ -709,6 +725,13 @@ export class Device {
       default:
         break;
     }
+  }
+
+  /** The session served us (subscription granted, publish acknowledged): the round that got these credentials succeeded. */
+  #proved(): void {
+    if (!this.#sessionProof.subscribed || !this.#sessionProof.acknowledged) return;
+    this.#onboardingRound = 0;
+    this.#freshCredentials = false;
   }
 
   /**
@@ -793,6 +816,7 @@ export class Device {
       // round runs at once (it learns from the refusal, e.g. a taken client ID); a repeat backs off
       // (or parks), so a cloud that hands out credentials its broker refuses is not hammered.
       this.#freshCredentials = false;
+      if (this.#onboardingRound === 0) this.#log.info("onboarding-round-failed", { rounds: 1, delayMs: 0 });
       if (this.#onboardingRound++ > 0) {
         this.#setState("needs-onboarding", why);
         this.#onboardingRound--; // #roundFailed counts it

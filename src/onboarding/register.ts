@@ -7,6 +7,7 @@ import { HttpError, retryAfterMs, type HttpResponse } from "../http/codec.js";
 import { httpFetch } from "../http/client.js";
 import { Secret } from "../secrets/secret.js";
 import type { MqttCredentials } from "../storage/credential-record.js";
+import { InsecureTransportError, replyTrust } from "./transport-trust.js";
 import { fail, macDigits, NO_MAC, type OnboardingContext, type Strategy, type StrategyFailure, type StrategyResult } from "./strategy.js";
 
 export class RegisterReplyError extends Error {
@@ -59,6 +60,15 @@ export function registerStrategy(config: RegisterConfig, broker: BrokerConfig): 
   return {
     name: "register",
     async obtain(ctx: OnboardingContext): Promise<StrategyResult> {
+      // The reply names no broker or CA (both come from the factory config), so an allowed
+      // http:// only costs the secret's confidentiality; a refused one is a typed failure.
+      try {
+        replyTrust(config.url, config.insecureTransport);
+      } catch (e) {
+        if (!(e instanceof InsecureTransportError)) throw e;
+        ctx.log.error("insecure-transport", { strategy: "register", detail: e.message });
+        return fail("not-applicable", `${e.code}: ${e.message}`);
+      }
       const serial = config.serial === "node-id" ? ctx.nodeId : macDigits(ctx.mac);
       if (serial === undefined) return fail("not-applicable", NO_MAC);
       ctx.log.info("register-request", { serial });

@@ -26,7 +26,8 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), "publish-refused-"));
   pki = generateTestPki(join(dir, "pki"));
   cloud = await startCloud({ tls: { key: pki.serverKeyPem, cert: pki.serverCertPem, ca: pki.caPem }, statePath: join(dir, "cloud.json") });
-  cloud.generation = "client";
+  // Magistrala 0.30: its bootstrap checks the config's state, so the re-bootstrap says "disabled".
+  cloud.version = "magistrala-0.30";
 });
 after(async () => {
   await cloud.close();
@@ -40,7 +41,7 @@ function start(): { sim: HostSimDevice; device: Device; states: string[]; events
   const factory = parseFactoryConfig({
     chain: ["stored", "bootstrap"],
     broker: { url: cloud.brokerUrl, ca: pki.caPem },
-    bootstrap: { url: cloud.httpUrl, generation: "client", externalKey: "pr-key", ca: pki.caPem },
+    bootstrap: { url: cloud.httpUrl, version: "magistrala-0.30", domainId: cloud.domainId, externalKey: "pr-key", ca: pki.caPem },
     retry: { attempts: 1, initialMs: 100, maxMs: 300 },
   });
   const sim = createSimDevice({ mac: address });

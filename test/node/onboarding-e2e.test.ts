@@ -138,11 +138,11 @@ describe("bootstrap strategy against the reference cloud", () => {
     stop(run);
   });
 
-  test("disabled device: kicked, CONNACK refused, re-bootstrap says disabled; enabled again → online", async () => {
-    cloud.generation = "client";
+  test("disabled device (Magistrala 0.30, whose bootstrap checks the state): kicked, CONNACK refused, re-bootstrap says disabled; enabled again → online", async () => {
+    cloud.version = "magistrala-0.30";
     const mac = nextMac();
     cloud.addBootstrapConfig({ externalId: mac, externalKey: "dis-key" });
-    const run = boot(factory({ chain: ["stored", "bootstrap"], bootstrap: { url: cloud.httpUrl, generation: "client", externalKey: "dis-key", ca: pki.caPem } }), mac);
+    const run = boot(factory({ chain: ["stored", "bootstrap"], bootstrap: { url: cloud.httpUrl, version: "magistrala-0.30", domainId: cloud.domainId, externalKey: "dis-key", ca: pki.caPem } }), mac);
     await until("online", () => run.device.state === "online");
     cloud.setEnabled(mac, false);
     await until("disabled failure", () => run.failures.some((f) => f.failure.kind === "disabled")).catch((e: unknown) => { console.log(run.states); throw e; });
@@ -151,6 +151,7 @@ describe("bootstrap strategy against the reference cloud", () => {
     cloud.setEnabled(mac, true);
     await until("online again", () => run.states.filter((s) => s === "online").length > onlineBefore);
     stop(run);
+    cloud.generation = "client";
   });
 
   test("cloud down (503) then back: unreachable, retried with back-off, then online", async () => {
@@ -208,7 +209,8 @@ describe("bootstrap: Magistrala v0.30 reply shape", () => {
       if (!secure) {
         // The wire shape itself: no credentials at the top level.
         const probe = createSimDevice();
-        const res = await httpFetch(probe.io, `${cloud.httpUrl}/clients/bootstrap/${encodeURIComponent(mac)}`, { ca: pki.caPem, headers: { Authorization: "Client v030-key" } });
+        // Magistrala's router does not percent-decode: the MAC goes in as it is.
+        const res = await httpFetch(probe.io, `${cloud.httpUrl}/clients/bootstrap/${mac}`, { ca: pki.caPem, headers: { Authorization: "Client v030-key" } });
         probe.io.shutdown();
         const body = JSON.parse(new TextDecoder().decode(res.body)) as Record<string, unknown>;
         assert.deepEqual(Object.keys(body).sort(), ["content", "id"]);
@@ -216,13 +218,14 @@ describe("bootstrap: Magistrala v0.30 reply shape", () => {
       }
       const run = boot(factory({
         chain: ["stored", "bootstrap"],
-        bootstrap: { url: cloud.httpUrl, generation: "client", externalKey: "v030-key", ca: pki.caPem, ...(secure ? { secure: { key: ENCRYPT_KEY } } : {}) },
+        bootstrap: { url: cloud.httpUrl, version: "magistrala-0.30", domainId: cloud.domainId, externalKey: "v030-key", ca: pki.caPem, ...(secure ? { secure: { key: ENCRYPT_KEY } } : {}) },
       }), mac);
       await until("online", () => run.device.state === "online");
       const stored = new CredentialStore(run.sim.io.storage).load();
       assert.ok(stored.status === "ok" && stored.record.mqtt?.username === config.thingId);
-      assert.equal(stored.status === "ok" && stored.record.mqtt?.topics?.telemetry, `channels/${config.channels[0]!.id}/messages`);
-      await until("status published on the data channel", () => publishedTopics.includes(`channels/${config.channels[0]!.id}/messages/status`));
+      // Magistrala 0.20+ topics: m/<domain>/c/<channel>.
+      assert.equal(stored.status === "ok" && stored.record.mqtt?.topics?.telemetry, `m/${cloud.domainId}/c/${config.channels[0]!.id}`);
+      await until("status published on the data channel", () => publishedTopics.includes(`m/${cloud.domainId}/c/${config.channels[0]!.id}/status`));
       noSecretsLogged(run, config.thingKey);
       stop(run);
       cloud.generation = "client";

@@ -58,12 +58,12 @@ test("mosquitto: brokerUrl points at Mosquitto", () => {
   assert.equal(cloud.brokerUrl, `mqtts://localhost:${cloud.mosquitto.port}`);
 });
 
-test("mosquitto: secure bootstrap (client generation) → online; disabled → live session cut, refused and typed; enabled → online", async () => {
-  cloud.generation = "client";
+test("mosquitto: secure bootstrap (Magistrala 0.30, whose bootstrap checks the state) → online; disabled → live session cut, refused and typed; enabled → online", async () => {
+  cloud.version = "magistrala-0.30";
   const mac = "02:00:00:AA:00:01";
   cloud.addBootstrapConfig({ externalId: mac, externalKey: "mk-1" });
   await cloud.settled();
-  const factory = { ...base(), chain: ["stored", "bootstrap"], bootstrap: { url: cloud.httpUrl, generation: "client", externalKey: "mk-1", ca: pki.caPem, secure: { key: "12345678910111213141516171819202" } } };
+  const factory = { ...base(), chain: ["stored", "bootstrap"], bootstrap: { url: cloud.httpUrl, version: "magistrala-0.30", domainId: cloud.domainId, externalKey: "mk-1", ca: pki.caPem, secure: { key: "12345678910111213141516171819202" } } };
   const second = boot(factory, mac);
   const sim2 = second.sim;
   await until("online", () => second.device.state === "online");
@@ -77,6 +77,7 @@ test("mosquitto: secure bootstrap (client generation) → online; disabled → l
   await until("online again", () => second.device.state === "online");
   assert.equal(new CredentialStore(sim2.io.storage).load().status, "ok");
   second.stop();
+  cloud.generation = "client";
 });
 
 test("mosquitto: register → online; re-registration revokes the old key at the broker", async () => {

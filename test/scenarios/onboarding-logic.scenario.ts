@@ -5,6 +5,7 @@ import { fromUtf8, toHex, utf8 } from "../../src/bytes/bytes.js";
 import { ConfigError, parseFactoryConfig, type BootstrapConfig } from "../../src/config/factory-config.js";
 import type { HttpResponse } from "../../src/http/codec.js";
 import { Logger } from "../../src/log/logger.js";
+import { LEGACY_VERSION, type BootstrapVersion } from "../../src/onboarding/bootstrap-version.js";
 import { bootstrapRequest, bootstrapStatusFailure, BootstrapReplyError, credentialsFromReply, parseBootstrapReply } from "../../src/onboarding/bootstrap.js";
 import { DEFAULT_CHAIN_POLICY, decide, runChain, type ChainEvent } from "../../src/onboarding/chain.js";
 import { credentialsFromRegistration, registerStatusFailure } from "../../src/onboarding/register.js";
@@ -21,7 +22,7 @@ const CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 const reply = (status: number, headers: Record<string, string> = {}, body = ""): HttpResponse => ({ status, reason: "", headers, body: utf8(body) });
 
 function bootstrapConfig(generation: "raw" | "thing" | "client", secure?: "hex" | "ascii"): BootstrapConfig {
-  return { url: "https://cloud:9013/", generation, externalId: "mac", externalKey: "external-key-1", ...(secure ? { secure: { key: ENV_KEY, keyEncoding: secure } } : {}) };
+  return { url: "https://cloud:9013/", version: LEGACY_VERSION[generation], generation, externalId: "mac", externalKey: "external-key-1", ...(secure ? { secure: { key: ENV_KEY, keyEncoding: secure } } : {}) };
 }
 
 export const scenarios: Scenario[] = [
@@ -29,7 +30,7 @@ export const scenarios: Scenario[] = [
     name: "onboarding: secure bootstrap matches the reference vectors (AES-256 ASCII key, AES-128 hex key, reply direction)",
     run(ctx) {
       const magistrala = bootstrapRequest(ctx.crypto, bootstrapConfig("client", "ascii"), "AA:BB", IV);
-      checkEqual(magistrala.url, "https://cloud:9013/clients/bootstrap/secure/AA%3ABB", "secure path");
+      checkEqual(magistrala.url, "https://cloud:9013/clients/bootstrap/secure/AA:BB", "secure path: the MAC's colons unescaped (chi does not percent-decode)");
       checkEqual(magistrala.authorization.revealString(), "Client 000102030405060708090a0b0c0d0e0fb3ac2997b4b7a7a56cfce0821f52", "AES-256 vector");
       checkEqual(bootstrapRequest(ctx.crypto, bootstrapConfig("thing", "hex"), "x", IV).authorization.revealString(), "Thing 000102030405060708090a0b0c0d0e0f3cf340d047cbfea68a8a7c309bac", "AES-128 vector (0.13)");
       checkEqual(bootstrapRequest(ctx.crypto, bootstrapConfig("raw", "hex"), "x", IV).authorization.revealString(), "000102030405060708090a0b0c0d0e0f3cf340d047cbfea68a8a7c309bac", "AES-128 vector (≤0.12, raw)");
@@ -46,22 +47,22 @@ export const scenarios: Scenario[] = [
     name: "onboarding: bootstrap replies in the three shapes, malformed ones typed, statuses per generation",
     run() {
       const channels = [{ id: "c-ctl", name: "ctl", metadata: { type: "control" } }, { id: "c-data", metadata: { type: "data" } }];
-      const shapes = [
-        { mainflux_id: "t1", mainflux_key: "k1", mainflux_channels: channels, content: '{"broker_url":"mqtts://other:8884"}' },
-        { thing_id: "t1", thing_key: "k1", channels },
-        { client_id: "t1", client_secret: "k1", channels, ca_cert: CA },
+      const shapes: [BootstrapVersion, Record<string, unknown>][] = [
+        ["mainflux-0.13", { mainflux_id: "t1", mainflux_key: "k1", mainflux_channels: channels, content: '{"broker_url":"mqtts://other:8884"}' }],
+        ["magistrala-0.14", { thing_id: "t1", thing_key: "k1", channels }],
+        ["supermq-0.16", { client_id: "t1", client_secret: "k1", channels, ca_cert: CA }],
       ];
-      for (const shape of shapes) {
-        const r = parseBootstrapReply(JSON.stringify(shape));
+      for (const [version, shape] of shapes) {
+        const r = parseBootstrapReply(JSON.stringify(shape), version);
         checkEqual([r.id, r.key.revealString(), r.channels.length], ["t1", "k1", 2], "id, key, channels");
-        const m = credentialsFromReply(r, { url: "mqtts://broker:8883", ca: "fleet-ca" });
+        const m = credentialsFromReply(r, { url: "mqtts://broker:8883", ca: "fleet-ca" }, { version, trust: "verified-tls" });
         checkEqual([m.clientId, m.username, m.topics?.telemetry, m.topics?.command], ["t1", "t1", "channels/c-data/messages", "channels/c-ctl/messages/req"], "MQTT mapping");
         checkEqual(m.brokerUrl, "content" in shape ? "mqtts://other:8884" : "mqtts://broker:8883", "broker from content");
         checkEqual(m.ca, "ca_cert" in shape ? CA : "fleet-ca", "ca_cert applied");
       }
       for (const bad of ["not json", "[]", "{}", '{"thing_id":"t"}', '{"client_id":"","client_secret":"k"}', '{"thing_id":"t","thing_key":"k","channels":{}}',
         '{"thing_id":"t","thing_key":"k","channels":[{"id":"a/#"}]}', '{"thing_id":"t","thing_key":"k","client_cert":"x"}']) {
-        checkThrows(() => parseBootstrapReply(bad), BootstrapReplyError, bad);
+        checkThrows(() => parseBootstrapReply(bad, "magistrala-0.14"), BootstrapReplyError, bad);
       }
       const now = 0;
       checkEqual(bootstrapStatusFailure(reply(200), "client", now), undefined, "200");

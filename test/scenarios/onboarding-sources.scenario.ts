@@ -16,7 +16,7 @@ import { nodeIdOf } from "../../src/identity/identity.js";
 import { encodeRegistrationRequest, openRegistrationReply, registrationErrorFailure, registrationMessage, replySignedBytes, SharedReplyError } from "../../src/onboarding/shared-register.js";
 import { check, checkEqual, checkThrows, type Scenario } from "./harness.js";
 
-const nvsConfig = (key: string): BootstrapConfig => ({ url: "https://cloud:9013", generation: "client", externalId: "mac", externalKey: { nvs: key } });
+const nvsConfig = (key: string): BootstrapConfig => ({ url: "https://cloud:9013", version: "supermq-0.16", generation: "client", externalId: "mac", externalKey: { nvs: key } });
 
 // A PKCS#8 PrivateKeyInfo skeleton with the given algorithm OID (the checker reads structure only).
 function pkcs8(oid: readonly number[]): string {
@@ -70,14 +70,14 @@ export const scenarios: Scenario[] = [
     run() {
       const CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
       const content = { client_id: "c1", client_secret: "s1", channels: [{ id: "ch-data", metadata: { type: "data" } }, { id: "ch-ctl", metadata: { type: "control" } }], broker_url: "mqtts://m:8884" };
-      const r = parseBootstrapReply(JSON.stringify({ id: "cfg-9", content: JSON.stringify(content), ca_cert: CA }));
+      const r = parseBootstrapReply(JSON.stringify({ id: "cfg-9", content: JSON.stringify(content), ca_cert: CA }), "magistrala-0.30");
       checkEqual([r.configId, r.id, r.key.revealString(), r.channels.length, r.caCert], ["cfg-9", "c1", "s1", 2, CA], "credentials, channels and CA");
-      const m = credentialsFromReply(r, { url: "mqtts://fleet:8883" });
-      checkEqual([m.username, m.clientId, m.brokerUrl, m.topics?.telemetry, m.topics?.command], ["c1", "c1", "mqtts://m:8884", "channels/ch-data/messages", "channels/ch-ctl/messages/req"], "MQTT mapping");
-      checkEqual(parseBootstrapReply(JSON.stringify({ client_id: "c1", client_secret: "s1" })).configId, undefined, "v0.20 shape has no config ID");
+      const m = credentialsFromReply(r, { url: "mqtts://fleet:8883" }, { version: "magistrala-0.30", domainId: "dom-1", trust: "verified-tls" });
+      checkEqual([m.username, m.clientId, m.brokerUrl, m.topics?.telemetry, m.topics?.command], ["c1", "c1", "mqtts://m:8884", "m/dom-1/c/ch-data", "m/dom-1/c/ch-ctl/req"], "MQTT mapping (0.30 topics m/<domain>/c/<channel>)");
+      checkEqual(parseBootstrapReply(JSON.stringify({ client_id: "c1", client_secret: "s1" }), "magistrala-0.20").configId, undefined, "v0.20 shape has no config ID");
       for (const bad of [{ id: "cfg" }, { id: "cfg", content: "device_id: x" }, { id: "cfg", content: "[1]" }, { id: "cfg", content: '{"device_id":"x"}' },
         { id: "cfg", content: '{"client_id":"c","client_secret":""}' }, { id: "cfg", content: JSON.stringify(content), client_cert: "x" }, { id: 5, content: "{}" }]) {
-        checkThrows(() => parseBootstrapReply(JSON.stringify(bad)), BootstrapReplyError, JSON.stringify(bad));
+        checkThrows(() => parseBootstrapReply(JSON.stringify(bad), "magistrala-0.30"), BootstrapReplyError, JSON.stringify(bad));
       }
     },
   },

@@ -6,6 +6,7 @@
 // online once and be unable to boot from its store); topics use only accepted channel IDs.
 import { fromUtf8, Utf8Error, utf8 } from "../../../src/bytes/bytes.js";
 import type { BrokerConfig, RegisterConfig } from "../../../src/config/factory-config.js";
+import { BOOTSTRAP_VERSIONS, type BootstrapVersion } from "../../../src/onboarding/bootstrap-version.js";
 import { BootstrapReplyError, credentialsFromReply, parseBootstrapReply } from "../../../src/onboarding/bootstrap.js";
 import { credentialsFromRegistration, RegisterReplyError } from "../../../src/onboarding/register.js";
 import { decryptReply, encryptReply, SecureBootstrapError } from "../../../src/onboarding/secure-bootstrap.js";
@@ -42,21 +43,27 @@ function sampleBootstrapReply(r: Rand): Uint8Array {
   return utf8(JSON.stringify(o));
 }
 
-/** Body bytes → credentials, as bootstrapStrategy does after a 200. */
+/** Body bytes → credentials, as bootstrapStrategy does after a 200, under every service version. */
 function decodeBootstrap(plain: Uint8Array): void {
+  for (const version of BOOTSTRAP_VERSIONS) decodeAs(plain, version);
+}
+
+function decodeAs(plain: Uint8Array, version: BootstrapVersion): void {
   let mqtt: MqttCredentials;
   let channelIds: string[];
+  const trust = plain.length % 2 === 0 ? "verified-tls" : "insecure";
   try {
-    const reply = parseBootstrapReply(fromUtf8(plain));
+    const reply = parseBootstrapReply(fromUtf8(plain), version);
     channelIds = reply.channels.map((c) => c.id);
     expect(reply.id.length > 0 && reply.key.revealString().length > 0, "accepted a reply with an empty id or key");
-    mqtt = credentialsFromReply(reply, BROKER);
+    mqtt = credentialsFromReply(reply, BROKER, { version, domainId: "dom-1", trust });
   } catch (e) {
     if (e instanceof BootstrapReplyError || e instanceof Utf8Error) return;
     throw e;
   }
+  if (trust === "insecure") expect(mqtt.brokerUrl === BROKER.url && mqtt.ca === BROKER.ca, "a reply over plain HTTP chose the broker or the CA");
   for (const topic of Object.values(mqtt.topics ?? {})) {
-    const id = /^channels\/([^/]+)\//.exec(topic)?.[1];
+    const id = (/^channels\/([^/]+)\//.exec(topic) ?? /^m\/dom-1\/c\/([^/]+)/.exec(topic))?.[1];
     expect(id !== undefined && channelIds.includes(id), `topic ${JSON.stringify(topic)} is not built from an accepted channel`);
   }
   checkStorable(mqtt, "bootstrap credentials");
