@@ -65,7 +65,7 @@ export async function runHubDemo(o: HubDemoOptions): Promise<void> {
   hub.events.on("decision", (d) => say("hub", `${d.who} clicked ${d.action} for ${d.key}${d.ok ? "" : " (refused)"}`));
 
   const configPath = join(work, "factory-config.json");
-  writeFileSync(configPath, JSON.stringify({ chain: ["stored", "hub"], hub: { mdnsServer: `127.0.0.1:${hub.mdns!.port}`, udpPort, pollIntervalMs: 2000 } }, null, 2));
+  writeFileSync(configPath, JSON.stringify({ chain: ["stored", "hub"], hub: { mdnsServer: `127.0.0.1:${hub.mdns!.port}`, udpPort, pollIntervalMs: 2000, hubKey: hub.keyHash } }, null, 2));
   const config = parseFactoryConfig(readFileSync(configPath, "utf8"));
   say("factory", `factory config ${configPath}: chain ${config.chain.join(" → ")}; flash left blank`);
 

@@ -1,14 +1,21 @@
 // The approval rules (PROTOCOL.md §2 "Hub rules"): requests keyed by node ID (or by address for the
 // emoncms dialect), many pending at once; Allow opens a one-shot window bound to the node, the
 // address that asked and its pairing run; an unused window expires back to pending; Deny holds
-// until a person clears it. Every decision goes to the audit log. No I/O except the state file.
+// until a person clears it. Every decision goes to the audit log, under the address that caused
+// it. Issue 14 M4: undecided requests are capped per address and in total; when the list is full
+// a newcomer evicts the oldest request nobody has allowed (emoncms ones, which prove no identity,
+// first; then from the address holding the most), so throwaway identities cannot lock real
+// devices out. A second pairing run of a node never cancels an open Allow: it is shown beside it
+// and takes over only when the window closes unused. No I/O except the state file.
 import type { PairRequest } from "./pairing.js";
 import type { AuditDecision, HubRequest, HubState } from "./state.js";
 
 export interface ApprovalOptions {
   readonly windowMs: number;
-  /** More undecided requests than this: a new node gets 429 ("busy"). */
+  /** Undecided requests kept at once; a newcomer beyond it evicts an unallowed one (or gets 429 when none can go). */
   readonly maxPending: number;
+  /** Undecided requests from one address; a new node beyond it gets 429 ("busy"). */
+  readonly maxPendingPerAddress: number;
   /** A pending request nobody polled for this long is dropped. */
   readonly pendingTtlMs: number;
   readonly busyRetryAfterS: number;
@@ -46,23 +53,32 @@ export class Approvals {
     const now = this.#o.now();
     let r = this.#state.request(req.nodeId);
     if (!r) {
-      if (this.#undecided() >= this.#o.maxPending) return { kind: "busy", retryAfterS: this.#o.busyRetryAfterS };
+      if (!this.#admit(address)) return { kind: "busy", retryAfterS: this.#o.busyRetryAfterS };
       r = { key: req.nodeId, dialect: "secure", nodeId: req.nodeId, name: req.name, address, firstSeen: now, lastSeen: now, requests: 0, status: "pending" };
       this.#state.data.requests.push(r);
     }
     r.lastSeen = now;
     r.requests += 1;
-    r.name = req.name;
     if (r.status === "denied") return this.#done({ kind: "denied", request: r });
+    if (r.nonce !== req.nonceHex && r.status === "allowed" && r.window) {
+      // Another pairing run while a person's Allow is open: the Allow stays for the run the
+      // person saw; this one is shown beside it (and takes over if the window closes unused).
+      const fresh = r.contender?.nonce !== req.nonceHex;
+      r.contender = { nonce: req.nonceHex, address, pairingCode: code, name: req.name, publicKey: req.publicKeyHex, at: now };
+      r.note = `another pairing run from ${address} (code ${code}) asked while the Allow for ${r.window.address} is open: not released`;
+      if (fresh) this.#audit(r, "conflict", "hub", `new pairing run, code ${code}; the open Allow (code ${r.pairingCode ?? "?"}) stays`, address);
+      return this.#done({ kind: "pending", request: r });
+    }
     if (r.nonce !== req.nonceHex) {
-      // A new pairing run shows a new code: what a person approved no longer applies.
-      if (r.status === "allowed") this.#audit(r, "cancel", "hub", "new pairing run (new code) before release");
+      // A new pairing run shows a new code (and its own signed name).
       if (r.nonce !== undefined && r.status !== "pending") r.note = "new pairing run";
       r.status = "pending";
       delete r.window;
+      delete r.contender;
       r.nonce = req.nonceHex;
       r.publicKey = req.publicKeyHex;
       r.pairingCode = code;
+      r.name = req.name;
     } else if (r.status === "released") {
       r.status = "pending"; // one-shot: asking again needs a new Allow
       r.note = "asked again after release";
@@ -83,7 +99,7 @@ export class Approvals {
     const key = `ip:${address}`;
     let r = this.#state.request(key);
     if (!r) {
-      if (this.#undecided() >= this.#o.maxPending) return { kind: "busy", retryAfterS: this.#o.busyRetryAfterS };
+      if (!this.#admit(address)) return { kind: "busy", retryAfterS: this.#o.busyRetryAfterS };
       r = { key, dialect: "emoncms", name: "emoncms device", address, firstSeen: now, lastSeen: now, requests: 0, status: "pending" };
       this.#state.data.requests.push(r);
     }
@@ -139,9 +155,16 @@ export class Approvals {
     for (const r of [...this.#state.data.requests]) {
       if (r.status === "allowed" && r.window && r.window.until <= now) {
         r.status = "pending";
+        this.#audit(r, "expire", "hub", undefined, r.window.address);
         delete r.window;
         r.note = "window expired unused";
-        this.#audit(r, "expire", "hub");
+        const c = r.contender;
+        if (c !== undefined) {
+          // The run that asked meanwhile is now the one a person may allow (its own code).
+          Object.assign(r, { nonce: c.nonce, address: c.address, pairingCode: c.pairingCode, name: c.name, publicKey: c.publicKey });
+          delete r.contender;
+          r.note = `window expired unused; the newer pairing run from ${c.address} (code ${c.pairingCode}) is pending`;
+        }
         changed = true;
       } else if (r.status === "pending" && now - r.lastSeen > this.#o.pendingTtlMs) {
         this.#state.data.requests = this.#state.data.requests.filter((x) => x !== r);
@@ -156,17 +179,36 @@ export class Approvals {
   #release(r: HubRequest, address: string): Outcome {
     r.status = "released";
     delete r.window;
+    delete r.contender;
     r.note = `released to ${address}`;
     this.#audit(r, "release", "hub");
     return this.#done({ kind: "release", request: r });
   }
 
-  #undecided(): number {
-    return this.#state.data.requests.filter((r) => r.status === "pending" || r.status === "allowed").length;
+  #undecided(): HubRequest[] {
+    return this.#state.data.requests.filter((r) => r.status === "pending" || r.status === "allowed");
   }
 
-  #audit(r: HubRequest, decision: AuditDecision, who: string, detail?: string): void {
-    this.#state.audit({ time: this.#o.now(), key: r.key, address: r.address, decision, who, ...(detail !== undefined ? { detail } : {}) });
+  /** Room for a new request from `address`: per-address cap, then the total with eviction. */
+  #admit(address: string): boolean {
+    const undecided = this.#undecided();
+    if (undecided.filter((r) => r.address === address).length >= this.#o.maxPendingPerAddress) return false;
+    if (undecided.length < this.#o.maxPending) return true;
+    const perAddress = new Map<string, number>();
+    for (const r of undecided) perAddress.set(r.address, (perAddress.get(r.address) ?? 0) + 1);
+    // Never an allowed one (a person acted on it). Unverified (emoncms) first, then the most
+    // crowded address, then the longest silent.
+    const victim = undecided
+      .filter((r) => r.status === "pending")
+      .sort((a, b) => (a.dialect === b.dialect ? 0 : a.dialect === "emoncms" ? -1 : 1) || perAddress.get(b.address)! - perAddress.get(a.address)! || a.lastSeen - b.lastSeen)[0];
+    if (victim === undefined) return false;
+    this.#state.data.requests = this.#state.data.requests.filter((x) => x !== victim);
+    this.#audit(victim, "evict", "hub", `list full (${this.#o.maxPending}): room made for a request from ${address}`);
+    return true;
+  }
+
+  #audit(r: HubRequest, decision: AuditDecision, who: string, detail?: string, address: string = r.address): void {
+    this.#state.audit({ time: this.#o.now(), key: r.key, address, decision, who, ...(detail !== undefined ? { detail } : {}) });
   }
 
   #done(o: Outcome): Outcome {

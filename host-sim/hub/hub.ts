@@ -49,8 +49,10 @@ export interface HubOptions {
   readonly windowMs?: number;
   /** `poll_ms` in pending replies; default 10 000 (what emoncms devices use). */
   readonly pollMs?: number;
-  /** Undecided requests allowed at once before new nodes get 429; default 32. */
+  /** Undecided requests kept at once (a newcomer beyond it evicts an unallowed one); default 32. */
   readonly maxPending?: number;
+  /** Undecided requests from one address before a new node from it gets 429; default 4. */
+  readonly maxPendingPerAddress?: number;
   /** A pending request silent this long is dropped; default one hour. */
   readonly pendingTtlMs?: number;
   /** Retry-After of a 429; default 30 s. */
@@ -119,6 +121,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const approvals = new Approvals(state, {
     windowMs,
     maxPending: options.maxPending ?? 32,
+    maxPendingPerAddress: options.maxPendingPerAddress ?? 4,
     pendingTtlMs: options.pendingTtlMs ?? 60 * 60 * 1000,
     busyRetryAfterS: options.busyRetryAfterS ?? 30,
     now: Date.now,
@@ -221,12 +224,26 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // check / allow need a logged-in operator (the session cookie is Secure: HTTPS only).
     const session = secure ? sessions.of(req) : undefined;
     if (!session) return sendJson(res, 401, { success: false, message: "Username or password empty or invalid" });
+    // allow changes state: POST with the session's CSRF token only (emoncms' own page uses GET;
+    // our operator page is the hub's, so that GET is not served). request.json stays GET: the
+    // devices of that dialect send it so.
+    let allowForm: URLSearchParams | undefined;
+    if (what === "allow") {
+      if (req.method !== "POST") return sendJson(res, 405, { success: false, message: "allow.json changes state: use POST with the page's csrf token" }, { Allow: "POST" });
+      try {
+        allowForm = new URLSearchParams((await readBody(req, FORM_BODY_LIMIT)).toString("utf8"));
+      } catch (e) {
+        if (!(e instanceof BodyTooLarge)) throw e;
+        return sendJson(res, 413, { success: false, message: e.message });
+      }
+      if (!Sessions.csrfOk(session, allowForm.get("csrf"))) return sendJson(res, 403, { success: false, message: "missing or wrong csrf token; nothing was changed" });
+    }
     if (what === "check") {
       announcer?.announce(); // emoncms broadcasts on each check when UDP broadcast is enabled
       const newest = [...approvals.list()].filter((r) => r.dialect === "emoncms" && r.status === "pending").sort((a, b) => b.lastSeen - a.lastSeen)[0];
       return sendJson(res, 200, newest ? { success: true, ip: newest.address } : { success: true, message: "No authentication request registered" });
     }
-    const ip = new URL(req.url ?? "/", "https://hub").searchParams.get("ip");
+    const ip = allowForm?.get("ip") ?? null;
     if (ip === null || !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) return sendJson(res, 400, { success: false, message: "ip parameter required (dotted IPv4)" });
     const r = decide(`ip:${emonIp(ip)}`, "allow", session.user);
     return sendJson(res, r.ok ? 200 : 404, r.ok ? { success: true, message: `Authentication request allowed for IP ${emonIp(ip)}` } : { success: false, message: `No authentication request registered for IP ${emonIp(ip)}` });
@@ -253,21 +270,25 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
   async function web(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const method = req.method ?? "GET";
-    if (path === "/login" && method === "GET") { const n = nonce(); return sendHtml(res, 200, loginPage(n), csp(n)); }
+    // Every login form carries a fresh token, also set as a /login-only cookie; the POST must
+    // echo it (issue 14 low: no login CSRF, a page elsewhere cannot log this browser in).
+    const loginForm = (status: number, error?: string, extra: Record<string, string> = {}) => {
+      const n = nonce();
+      const t = Sessions.loginToken();
+      return sendHtml(res, status, loginPage(n, t.token, error), { ...csp(n), "Set-Cookie": t.cookie, ...extra });
+    };
+    if (path === "/login" && method === "GET") return loginForm(200);
     if (path === "/login" && method === "POST") {
       const f = await form(req, res);
       if (!f) return;
       const from = peerAddress(req);
       const recent = (failedLogins.get(from) ?? []).filter((t) => Date.now() - t < LOGIN_WINDOW_MS);
-      if (recent.length >= LOGIN_ATTEMPTS) {
-        const n = nonce();
-        return sendHtml(res, 429, loginPage(n, "Too many wrong logins from this address; wait a minute."), { ...csp(n), "Retry-After": "60" });
-      }
+      if (recent.length >= LOGIN_ATTEMPTS) return loginForm(429, "Too many wrong logins from this address; wait a minute.", { "Retry-After": "60" });
+      if (!Sessions.loginTokenOk(req, f.get("csrf"))) return loginForm(403, "The login form was stale or not from this page; nothing was done. Try again.");
       const s = sessions.login(f.get("username") ?? "", f.get("password") ?? "");
       if (!s) {
         failedLogins.set(from, [...recent, Date.now()]);
-        const n = nonce();
-        return sendHtml(res, 401, loginPage(n, "Wrong user name or password."), csp(n));
+        return loginForm(401, "Wrong user name or password.");
       }
       failedLogins.delete(from);
       return redirect(res, "/", { "Set-Cookie": Sessions.setCookie(s) });

@@ -25,9 +25,14 @@ export interface HubRequest {
   window?: { until: number; address: string; nonce?: string; by: string };
   /** What happened last, for the page ("window expired", "released to 127.0.0.1", …). */
   note?: string;
+  /**
+   * Another pairing run of the same node that asked while an Allow was open (the Allow is not
+   * cancelled by it; the page shows it). It takes over when the window closes unused.
+   */
+  contender?: { nonce: string; address: string; pairingCode: string; name: string; publicKey: string; at: number };
 }
 
-export type AuditDecision = "allow" | "deny" | "release" | "expire" | "clear" | "cancel" | "drop";
+export type AuditDecision = "allow" | "deny" | "release" | "expire" | "clear" | "cancel" | "drop" | "conflict" | "evict";
 
 export interface AuditEntry { time: number; key: string; address: string; decision: AuditDecision; who: string; detail?: string }
 

@@ -22,6 +22,15 @@ export function hubHttps(url: string, certPem: string, init: { method?: string; 
   });
 }
 
+/** GET /login: the form's CSRF token and the cookie that must come back with it. */
+export async function loginForm(url: string, certPem: string, localAddress?: string): Promise<{ token: string; cookie: string }> {
+  const page = await hubHttps(url, certPem, { path: "/login", ...(localAddress !== undefined ? { localAddress } : {}) });
+  const token = /name="csrf" value="([^"]+)"/.exec(page.body)?.[1];
+  const cookie = String(page.headers["set-cookie"]?.[0] ?? "").split(";")[0]!;
+  if (token === undefined || cookie === "") throw new Error("hub login page without a CSRF token");
+  return { token, cookie };
+}
+
 export interface HubListing {
   readonly version: number;
   readonly requests: readonly { key: string; status: string; name: string; address: string; pairingCode?: string; nodeId?: string; requests: number; note?: string }[];
@@ -35,7 +44,8 @@ export class HubWebClient {
   constructor(readonly url: string, readonly certPem: string) {}
 
   async login(user: string, password: string): Promise<boolean> {
-    const r = await hubHttps(this.url, this.certPem, { method: "POST", path: "/login", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ username: user, password }).toString() });
+    const form = await loginForm(this.url, this.certPem);
+    const r = await hubHttps(this.url, this.certPem, { method: "POST", path: "/login", headers: { Cookie: form.cookie, "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ csrf: form.token, username: user, password }).toString() });
     const set = r.headers["set-cookie"]?.[0];
     if (r.status !== 303 || set === undefined) return false;
     this.#cookie = set.split(";")[0]!;
@@ -54,6 +64,14 @@ export class HubWebClient {
     const r = await this.get("/api/requests");
     if (r.status !== 200) throw new Error(`hub list: HTTP ${r.status}`);
     return JSON.parse(r.body) as HubListing;
+  }
+
+  /** POSTs a form with the session's CSRF token (e.g. emoncms' allow.json). */
+  post(path: string, fields: Record<string, string>, csrf = this.#csrf): Promise<HubReply> {
+    return hubHttps(this.url, this.certPem, {
+      method: "POST", path, headers: { Cookie: this.#cookie, "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ csrf, ...fields }).toString(),
+    });
   }
 
   /** Posts the page's decision form; returns the HTTP status (303 = done). */

@@ -114,6 +114,18 @@ export interface HubConfig {
   readonly approvalTimeoutMs: number;
   /** Display name = prefix + last 6 MAC hex digits. */
   readonly namePrefix: string;
+  /**
+   * Secure mode (issue 14 M5): the hub's key (SHA-256 of its certificate's SubjectPublicKeyInfo,
+   * 64 hex digits) pinned at the factory: a hub with another key gets no request byte, from the
+   * very first pairing on.
+   */
+  readonly hubKey?: string;
+  /**
+   * Secure mode without `hubKey`: pin the key of the first hub that answers. Only for units where
+   * a person can read the pairing code the unit shows and compare it with the hub's page; a rogue
+   * hub on the LAN shows its own code. Default false: secure mode needs one of the two.
+   */
+  readonly trustOnFirstUse?: boolean;
   /** emoncms mode only (default port 8883): the hub's broker, at the hub's address; the text reply may override the port. */
   readonly broker?: { readonly port: number; readonly ca?: string; readonly serverName?: string };
 }
@@ -333,7 +345,7 @@ function bool(value: unknown, path: string): boolean {
 
 function parseHubConfig(value: unknown): HubConfig {
   const h = obj(value, "hub");
-  known(h, "hub", ["mode", "hostName", "service", "mdnsServer", "udpPort", "port", "address", "discoveryTimeoutMs", "pollIntervalMs", "approvalTimeoutMs", "namePrefix", "broker"]);
+  known(h, "hub", ["mode", "hostName", "service", "mdnsServer", "udpPort", "port", "address", "discoveryTimeoutMs", "pollIntervalMs", "approvalTimeoutMs", "namePrefix", "broker", "hubKey", "trustOnFirstUse"]);
   const mode = h.mode === undefined ? "secure" : oneOf(h.mode, "hub.mode", ["secure", "emoncms"] as const);
   const hostName = h.hostName === undefined ? "emonpi.local" : dnsName(h.hostName, "hub.hostName");
   const service = h.service === undefined ? "_onboard-hub._tcp" : str(h.service, "hub.service");
@@ -354,12 +366,22 @@ function parseHubConfig(value: unknown): HubConfig {
     broker = { port: int(b.port ?? 8883, "hub.broker.port", 1, 65535), ...optPem(b.ca, "hub.broker.ca"), ...optStr(b.serverName, "hub.broker.serverName", "serverName") };
   }
   if (mode === "secure" && broker !== undefined) throw new ConfigError("hub.broker", 'is used only with "mode": "emoncms" (a secure hub sends its broker with the credentials)');
+  const hubKey = h.hubKey === undefined ? undefined : str(h.hubKey, "hub.hubKey");
+  if (hubKey !== undefined && !/^[0-9a-f]{64}$/.test(hubKey)) throw new ConfigError("hub.hubKey", "must be the hub key: SHA-256 of its certificate's SubjectPublicKeyInfo, 64 lower-case hex digits");
+  const trustOnFirstUse = h.trustOnFirstUse === undefined ? false : bool(h.trustOnFirstUse, "hub.trustOnFirstUse");
+  if (mode === "emoncms" && (hubKey !== undefined || trustOnFirstUse)) throw new ConfigError(hubKey !== undefined ? "hub.hubKey" : "hub.trustOnFirstUse", 'is used only with "mode": "secure" (emoncms has no hub key)');
+  if (mode === "secure" && hubKey !== undefined && trustOnFirstUse) throw new ConfigError("hub.trustOnFirstUse", "cannot be combined with hub.hubKey (the key is already pinned)");
+  if (mode === "secure" && hubKey === undefined && !trustOnFirstUse) {
+    throw new ConfigError("hub", 'secure mode needs "hubKey" (the hub\'s key, pinned at the factory) or "trustOnFirstUse": true (then a person must compare the pairing code the unit shows with the one on the hub\'s page; without either a rogue hub could pair the unit with nobody involved)');
+  }
   // emoncms' text reply names no CA: without hub.broker.ca the platform's root store must know the broker.
   if (mode === "emoncms" && broker === undefined) broker = { port: 8883 };
   return {
     mode, hostName, service, mdnsServer, udpPort, port, discoveryTimeoutMs, pollIntervalMs, approvalTimeoutMs, namePrefix,
     ...(address !== undefined ? { address } : {}),
     ...(broker !== undefined ? { broker } : {}),
+    ...(hubKey !== undefined ? { hubKey } : {}),
+    ...(trustOnFirstUse ? { trustOnFirstUse } : {}),
   };
 }
 

@@ -89,7 +89,7 @@ const PATHS: Path[] = [
     target: () => hub.port,
     unit: (_mac, proxyPort) => parseFactoryConfig({
       chain: ["stored", "hub"], retry: RETRY,
-      hub: { address: "127.0.0.1", port: proxyPort, udpPort: 0, service: "", pollIntervalMs: 100, discoveryTimeoutMs: 500, approvalTimeoutMs: 60_000 },
+      hub: { address: "127.0.0.1", port: proxyPort, udpPort: 0, service: "", pollIntervalMs: 100, discoveryTimeoutMs: 500, approvalTimeoutMs: 60_000, trustOnFirstUse: true },
     }),
     failures: /^hub: (unreachable|malformed-reply|not-approved)$/,
   },

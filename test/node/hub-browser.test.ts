@@ -60,7 +60,7 @@ async function setup(broker: "embedded" | "mosquitto", hubOptions: Partial<HubOp
 
 function boot(hub: Record<string, unknown>, mac: string): { sim: HostSimDevice; device: Device; states: string[] } {
   const sim = createSimDevice({ mac });
-  const device = new Device(sim.io, { ...FAST, factory: parseFactoryConfig({ chain: ["hub"], hub: { pollIntervalMs: 200, discoveryTimeoutMs: 1000, approvalTimeoutMs: 600_000, ...hub } }) });
+  const device = new Device(sim.io, { ...FAST, factory: parseFactoryConfig({ chain: ["hub"], hub: { pollIntervalMs: 200, discoveryTimeoutMs: 1000, approvalTimeoutMs: 600_000, ...(hub.mode === "emoncms" || hub.hubKey !== undefined ? {} : { trustOnFirstUse: true }), ...hub } }) });
   const states: string[] = [];
   device.on((e) => { if (e.type === "state") states.push(e.state); });
   device.boot();

@@ -67,7 +67,7 @@ function codeOf(hubKey: Buffer, publicKeyHex: string, nonceHex: string): string 
 }
 
 function hubConfig(extra: Record<string, unknown>): HubConfig {
-  return parseFactoryConfig({ chain: ["hub"], hub: { pollIntervalMs: 100, discoveryTimeoutMs: 1_000, udpPort: 0, ...extra } }).hub!;
+  return parseFactoryConfig({ chain: ["hub"], hub: { pollIntervalMs: 100, discoveryTimeoutMs: 1_000, udpPort: 0, ...(extra.mode === "emoncms" || extra.hubKey !== undefined ? {} : { trustOnFirstUse: true }), ...extra } }).hub!;
 }
 
 function context(strategyState?: Record<string, StrategyStateValue>): { ctx: OnboardingContext; device: HostSimDevice; record: CredentialRecord } {
@@ -477,6 +477,32 @@ describe("TLS trust on first use", () => {
     }
   });
 
+  test("M5: with the hub key pinned in the factory config, a rogue hub answering the very first pairing gets zero request bytes and releases nothing", async () => {
+    let received = 0;
+    const closed: Promise<unknown>[] = [];
+    const rogue = createTlsServer({ key: impostorCert.keyPem, cert: impostorCert.certPem }, (s: TLSSocket) => {
+      closed.push(once(s, "close"));
+      s.on("data", (d: Buffer) => { received += d.length; });
+      s.on("error", () => {});
+    });
+    rogue.listen(0, "127.0.0.1");
+    await once(rogue, "listening");
+    try {
+      const { ctx, device } = context(); // blank unit: nothing pinned on first use yet
+      const config = hubConfig({ service: "", address: "127.0.0.1", port: (rogue.address() as AddressInfo).port, hubKey: keyOf(hubCert.certPem).toString("hex") });
+      const result = failure(await hubStrategy(config).obtain(ctx));
+      assert.equal(result.kind, "refused", JSON.stringify(result));
+      assert.ok(result.detail.includes(keyOf(impostorCert.certPem).toString("hex")), "the detail names the rogue key");
+      await Promise.all(closed);
+      assert.equal(received, 0, "the rogue hub received no request byte");
+      assert.ok(!device.logs.some((l) => l.event === "hub-key-pinned"), "nothing pinned on first use");
+    } finally {
+      rogue.close();
+    }
+    // Without a factory pin, trust on first use must be asked for explicitly.
+    assert.throws(() => hubConfig({ trustOnFirstUse: false }), /hubKey|trustOnFirstUse/);
+  });
+
   test("an impostor relaying to the real hub: the request is signed for the impostor's key and fails; the codes differ", async () => {
     const hub = new TestHub(hubCert, (r) => releasedAnswer(r));
     const hubPort = await hub.listen();
@@ -535,7 +561,7 @@ describe("secure replies → typed failures", () => {
     const sim = createSimDevice();
     devices.push(sim);
     try {
-      const factory = parseFactoryConfig({ chain: ["hub"], hub: { address: "127.0.0.1", port, service: "", udpPort: 0, pollIntervalMs: 100 }, retry: { attempts: 2, initialMs: 100, maxMs: 400 } });
+      const factory = parseFactoryConfig({ chain: ["hub"], hub: { address: "127.0.0.1", port, service: "", udpPort: 0, pollIntervalMs: 100, trustOnFirstUse: true }, retry: { attempts: 2, initialMs: 100, maxMs: 400 } });
       const device = new Device(sim.io, { telemetryIntervalMs: 0, keepaliveSeconds: 30, factory });
       const states: string[] = [];
       device.on((e: DeviceEvent) => { if (e.type === "state") states.push(e.reason ? `${e.state}: ${e.reason}` : e.state); });

@@ -15,7 +15,7 @@ import { connect, type MqttClient } from "mqtt";
 import { generateTestPki, type TestPki } from "../../host-sim/certs/pki.js";
 import { startCloud, type Cloud } from "../../host-sim/cloud/cloud.js";
 import { startHub, type Hub, type HubOptions } from "../../host-sim/hub/hub.js";
-import { hubHttps, HubWebClient } from "../../host-sim/hub/web-client.js";
+import { hubHttps, HubWebClient, loginForm } from "../../host-sim/hub/web-client.js";
 import { createSimDevice } from "../../host-sim/sim-device.js";
 import { parseFactoryConfig } from "../../src/config/factory-config.js";
 import { Device } from "../../src/lifecycle/device.js";
@@ -155,18 +155,37 @@ describe("secure pairing API", () => {
     assert.equal(right.status, 200);
   });
 
-  test("a new pairing run (new nonce, new code) cancels an open window", async () => {
-    const h = await hub();
+  test("H1/M4: a second pairing run (new nonce, new code) does not cancel an open Allow; it is shown, audited under its own address, and pending once the window closes", async () => {
+    const h = await hub({ windowMs: 400 });
+    const d = device();
+    await ask(h, d);
+    assert.ok(h.decide(d.nodeId, "allow", "tester").ok);
+    const rerun = { ...d, nonce: randomBytes(16).toString("hex"), name: "Renamed by a relay" };
+    const r = await ask(h, rerun, { localAddress: "127.0.0.9" });
+    assert.equal(r.status, 202);
+    assert.equal(r.json.pairing_code, expectedCode(h.keyHash, rerun));
+    assert.equal(statusOf(h, d.nodeId), "allowed", "the person's Allow stays open");
+    const listed = h.requests().find((x) => x.key === d.nodeId)!;
+    assert.match(listed.note ?? "", /127\.0\.0\.9/, "the page says another run asked, and from where");
+    assert.equal(listed.name, d.name, "the listed name stays the one the person allowed");
+    const conflict = h.audit().find((a) => a.key === d.nodeId && a.decision === "conflict");
+    assert.equal(conflict?.address, "127.0.0.9", "the audit blames the address that sent the second run");
+    assert.ok(!h.audit().some((a) => a.key === d.nodeId && a.decision === "cancel"), "nothing was cancelled");
+    // The original run, from the allowed address, is still released.
+    assert.equal((await ask(h, d)).status, 200);
+  });
+
+  test("H1/M4: the second run takes over only when the window closes unused", async () => {
+    const h = await hub({ windowMs: 300 });
     const d = device();
     await ask(h, d);
     assert.ok(h.decide(d.nodeId, "allow", "tester").ok);
     const rerun = { ...d, nonce: randomBytes(16).toString("hex") };
-    const r = await ask(h, rerun);
-    assert.equal(r.status, 202);
-    assert.equal(r.json.pairing_code, expectedCode(h.keyHash, rerun));
-    assert.notEqual(r.json.pairing_code, expectedCode(h.keyHash, d));
-    assert.equal(statusOf(h, d.nodeId), "pending");
-    assert.ok(h.audit().some((a) => a.key === d.nodeId && a.decision === "cancel"));
+    assert.equal((await ask(h, rerun, { localAddress: "127.0.0.9" })).status, 202);
+    await until("the window to expire", () => statusOf(h, d.nodeId) === "pending");
+    const listed = h.requests().find((x) => x.key === d.nodeId)!;
+    assert.deepEqual([listed.address, listed.pairingCode], ["127.0.0.9", expectedCode(h.keyHash, rerun)]);
+    assert.equal(h.audit().find((a) => a.decision === "expire" && a.key === d.nodeId)?.address, "127.0.0.1", "the expiry is logged for the address the window was for");
   });
 
   test("two devices pending at once: each listed with its code; Allow releases only the chosen one", async () => {
@@ -183,8 +202,8 @@ describe("secure pairing API", () => {
     assert.equal(statusOf(h, b.nodeId), "released");
   });
 
-  test("too many undecided requests: a new node gets 429 with Retry-After; known nodes still get answers", async () => {
-    const h = await hub({ maxPending: 2, busyRetryAfterS: 7 });
+  test("M4: per-address cap → 429 with Retry-After; known nodes still get answers", async () => {
+    const h = await hub({ maxPendingPerAddress: 2, busyRetryAfterS: 7 });
     const [a, b, c] = [device(), device(), device()];
     await ask(h, a);
     await ask(h, b);
@@ -193,8 +212,34 @@ describe("secure pairing API", () => {
     assert.deepEqual(busy.json, { status: "busy" });
     assert.equal(busy.headers["retry-after"], "7");
     assert.equal((await ask(h, a)).status, 202);
+    assert.equal((await ask(h, c, { localAddress: "127.0.0.2" })).status, 202, "another address has its own quota");
     h.decide(a.nodeId, "deny", "tester"); // a decided request no longer counts
-    assert.equal((await ask(h, c)).status, 202);
+    assert.equal((await ask(h, device())).status, 202);
+  });
+
+  test("M4: throwaway identities cannot fill the list: a real device still gets listed, the oldest unallowed request of the most crowded address is evicted and audited", async () => {
+    const h = await hub(); // defaults: 32 in all, 4 per address
+    const allowed = device("Allowed unit");
+    await ask(h, allowed, { localAddress: "127.0.0.50" });
+    assert.ok(h.decide(allowed.nodeId, "allow", "tester").ok);
+    // One address makes throwaway identities: 4 listed, then 429.
+    const junk = Array.from({ length: 6 }, (_, i) => device(`junk ${i}`));
+    const statuses: number[] = [];
+    for (const j of junk) statuses.push((await ask(h, j)).status);
+    assert.deepEqual(statuses, [202, 202, 202, 202, 429, 429]);
+    // Then one identity from each of many addresses until the list is full.
+    for (let i = 0; h.requests().filter((r) => r.status === "pending" || r.status === "allowed").length < 32; i++) {
+      assert.equal((await ask(h, device(`spread ${i}`), { localAddress: `127.0.1.${i + 1}` })).status, 202);
+    }
+    const real = device("Kitchen heater");
+    const r = await ask(h, real, { localAddress: "127.0.0.200" });
+    assert.equal(r.status, 202, "the real device is listed, not told to come back in an hour");
+    assert.equal(statusOf(h, real.nodeId), "pending");
+    assert.equal(statusOf(h, allowed.nodeId), "allowed", "an Allow a person gave is never evicted");
+    const evicted = h.audit().filter((a) => a.decision === "evict");
+    assert.equal(evicted.length, 1);
+    assert.equal(evicted[0]!.address, "127.0.0.1", "evicted from the most crowded address, and logged under it");
+    assert.equal(evicted[0]!.key, junk[0]!.nodeId, "its oldest request");
   });
 
   test("deny → 403 on every request until a person clears it; then a fresh pending request", async () => {
@@ -295,8 +340,8 @@ describe("emoncms device module endpoints", () => {
     assert.ok(await op.login("admin", PASSWORD));
     assert.deepEqual(JSON.parse((await op.get("/emoncms/device/auth/check.json")).body), { success: true, ip: "127.0.0.1" });
     assert.deepEqual(JSON.parse((await op.get("/emoncms/device/authcheck.json")).body), { success: true, ip: "127.0.0.1" });
-    assert.deepEqual(JSON.parse((await op.get("/emoncms/device/auth/allow.json?ip=127.0.0.1")).body), { success: true, message: "Authentication request allowed for IP 127.0.0.1" });
-    assert.equal((await op.get("/emoncms/device/auth/allow.json?ip=nonsense")).status, 400);
+    assert.deepEqual(JSON.parse((await op.post("/emoncms/device/auth/allow.json", { ip: "127.0.0.1" })).body), { success: true, message: "Authentication request allowed for IP 127.0.0.1" });
+    assert.equal((await op.post("/emoncms/device/auth/allow.json", { ip: "nonsense" })).status, 400);
     // Another address gets registered text (and becomes its own request).
     assert.equal((await plain(h.httpUrl!, "/emoncms/device/auth/request.json", "127.0.0.2")).body, "Authentication request registered for IP 127.0.0.2");
     const released = await plain(h.httpUrl!, "/emoncms/device/auth/request.json");
@@ -330,7 +375,7 @@ describe("emoncms device module endpoints", () => {
       const op = new HubWebClient(h.url, h.certPem);
       assert.ok(await op.login("admin", PASSWORD));
       assert.deepEqual(JSON.parse((await op.get("/emoncms/device/auth/check.json")).body), { success: true, ip: "127.0.0.1" });
-      assert.equal((await op.get("/emoncms/device/auth/allow.json?ip=127.0.0.1")).status, 200);
+      assert.equal((await op.post("/emoncms/device/auth/allow.json", { ip: "127.0.0.1" })).status, 200);
       await until("online", () => device.state === "online", 20_000);
       await until("status published under the base topic", () => published.includes(`emon/${device.nodeId}/status`));
       assert.equal(statusOf(h, "ip:127.0.0.1"), "released");
@@ -361,7 +406,8 @@ describe("the operator's web app (without a browser)", () => {
     assert.equal((await hubHttps(h.url, h.certPem, { path: "/api/requests" })).status, 401);
     const wrong = new HubWebClient(h.url, h.certPem);
     assert.equal(await wrong.login("admin", "not the password"), false);
-    const login = await hubHttps(h.url, h.certPem, { method: "POST", path: "/login", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: `username=admin&password=${encodeURIComponent(PASSWORD)}` });
+    const lf = await loginForm(h.url, h.certPem);
+    const login = await hubHttps(h.url, h.certPem, { method: "POST", path: "/login", headers: { Cookie: lf.cookie, "Content-Type": "application/x-www-form-urlencoded" }, body: `csrf=${lf.token}&username=admin&password=${encodeURIComponent(PASSWORD)}` });
     const cookie = String(login.headers["set-cookie"]?.[0]);
     for (const flag of ["HttpOnly", "SameSite=Strict", "Secure"]) assert.ok(cookie.includes(flag), `${flag} in ${cookie}`);
     const op = new HubWebClient(h.url, h.certPem);
@@ -379,12 +425,49 @@ describe("the operator's web app (without a browser)", () => {
     assert.deepEqual(listing.audit.map((a) => [a.decision, a.who]), [["allow", "admin"]]);
     assert.equal(await op.decide("no-such-node", "allow"), 409);
     // Guessing: five wrong logins from one address, then 429 even for the right password (from there only).
-    const guess = (pw: string) => hubHttps(h.url, h.certPem, { method: "POST", path: "/login", localAddress: "127.0.0.4", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: `username=admin&password=${encodeURIComponent(pw)}` });
+    const guess = async (pw: string) => {
+      const f = await loginForm(h.url, h.certPem, "127.0.0.4");
+      return hubHttps(h.url, h.certPem, { method: "POST", path: "/login", localAddress: "127.0.0.4", headers: { Cookie: f.cookie, "Content-Type": "application/x-www-form-urlencoded" }, body: `csrf=${f.token}&username=admin&password=${encodeURIComponent(pw)}` });
+    };
     for (let i = 0; i < 5; i++) assert.equal((await guess(`wrong-${i}-password`)).status, 401);
     assert.equal((await guess(PASSWORD)).status, 429);
     assert.ok(await new HubWebClient(h.url, h.certPem).login("admin", PASSWORD));
     const oversize = await hubHttps(h.url, h.certPem, { method: "POST", path: "/login", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "x".repeat(9000) });
     assert.equal(oversize.status, 413);
+  });
+});
+
+describe("issue 14 low: login CSRF and state changes by POST only", () => {
+  test("a login POST without the token its form was served with is refused (403), even with the right password", async () => {
+    const h = await hub();
+    const post = (headers: Record<string, string>, body: string) => hubHttps(h.url, h.certPem, { method: "POST", path: "/login", headers: { "Content-Type": "application/x-www-form-urlencoded", ...headers }, body });
+    const creds = `username=admin&password=${encodeURIComponent(PASSWORD)}`;
+    const noToken = await post({}, creds);
+    assert.equal(noToken.status, 403);
+    assert.equal([noToken.headers["set-cookie"] ?? []].flat().some((c) => c.startsWith("hub_session=")) ?? false, false, "no session");
+    const f = await loginForm(h.url, h.certPem);
+    assert.equal((await post({}, `csrf=${f.token}&${creds}`)).status, 403, "token without its cookie (a cross-site form)");
+    assert.equal((await post({ Cookie: f.cookie }, `csrf=${"x".repeat(f.token.length)}&${creds}`)).status, 403, "cookie with another token");
+    const ok = await post({ Cookie: f.cookie }, `csrf=${f.token}&${creds}`);
+    assert.equal(ok.status, 303);
+    assert.ok(String(ok.headers["set-cookie"]?.[0]).startsWith("hub_session="));
+    const loginCookie = String((await hubHttps(h.url, h.certPem, { path: "/login" })).headers["set-cookie"]?.[0]);
+    for (const flag of ["HttpOnly", "Secure", "SameSite=Strict", "Path=/login"]) assert.ok(loginCookie.includes(flag), `${flag} in ${loginCookie}`);
+  });
+
+  test("emoncms allow.json changes state by POST with the session's CSRF token only: GET → 405 and nothing allowed", async () => {
+    const h = await hub({ httpPort: 0 });
+    await hubHttps(h.url, h.certPem, { path: "/emoncms/device/auth/request.json" });
+    const op = new HubWebClient(h.url, h.certPem);
+    assert.ok(await op.login("admin", PASSWORD));
+    const viaGet = await op.get("/emoncms/device/auth/allow.json?ip=127.0.0.1");
+    assert.equal(viaGet.status, 405);
+    assert.equal(viaGet.headers.allow, "POST");
+    assert.equal(statusOf(h, "ip:127.0.0.1"), "pending", "a GET (an <img> on another page) changed nothing");
+    assert.equal((await op.post("/emoncms/device/auth/allow.json", { ip: "127.0.0.1" }, "forged-token")).status, 403);
+    assert.equal(statusOf(h, "ip:127.0.0.1"), "pending");
+    assert.equal((await op.post("/emoncms/device/auth/allow.json", { ip: "127.0.0.1" })).status, 200);
+    assert.equal(statusOf(h, "ip:127.0.0.1"), "allowed");
   });
 });
 

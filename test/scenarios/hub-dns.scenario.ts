@@ -42,7 +42,7 @@ const header = (id: number, flags: number, qd: number, an: number) =>
   [id >> 8, id & 0xff, flags >> 8, flags & 0xff, 0, qd, 0, an, 0, 0, 0, 0];
 
 function hubConfig(extra: Record<string, unknown>): HubConfig {
-  return parseFactoryConfig({ chain: ["hub"], hub: extra }).hub!;
+  return parseFactoryConfig({ chain: ["hub"], hub: { trustOnFirstUse: true, ...extra } }).hub!;
 }
 
 /** A port for a listener of this scenario: random, so Node and XS runs on one machine do not collide. */

@@ -144,16 +144,18 @@ export const scenarios: Scenario[] = [
   {
     name: "hub config: defaults, every key validated, broker optional only for stored/hub chains",
     run() {
-      const c = parseFactoryConfig({ chain: ["stored", "hub"], hub: {} });
+      const c = parseFactoryConfig({ chain: ["stored", "hub"], hub: { trustOnFirstUse: true } });
       checkEqual(c.broker, undefined, "no top-level broker needed");
       checkEqual(c.hub, {
         mode: "secure", hostName: "emonpi.local", service: "_onboard-hub._tcp", mdnsServer: { address: "224.0.0.251", port: 5353 },
-        udpPort: 5005, port: 8443, discoveryTimeoutMs: 10_000, pollIntervalMs: 10_000, approvalTimeoutMs: 600_000, namePrefix: "ESP32-",
+        udpPort: 5005, port: 8443, discoveryTimeoutMs: 10_000, pollIntervalMs: 10_000, approvalTimeoutMs: 600_000, namePrefix: "ESP32-", trustOnFirstUse: true,
       }, "defaults");
+      const KEY = "ab".repeat(32);
+      checkEqual(parseFactoryConfig({ chain: ["hub"], hub: { hubKey: KEY } }).hub?.hubKey, KEY, "M5: a hub key pinned at the factory");
       const e = parseFactoryConfig({ chain: ["hub"], hub: { mode: "emoncms", service: "", udpPort: 0, address: "10.0.0.2", broker: { ca: CA } } }).hub!;
       checkEqual([e.port, e.broker, e.service, e.udpPort, e.address], [80, { port: 8883, ca: CA }, "", 0, "10.0.0.2"], "emoncms defaults");
       const errors: [unknown, string][] = [
-        [{ chain: ["hub", "register"], hub: {}, register: { url: "https://r/x" } }, "broker"],
+        [{ chain: ["hub", "register"], hub: { trustOnFirstUse: true }, register: { url: "https://r/x" } }, "broker"],
         [{ chain: ["hub"] }, "hub"],
         [{ chain: ["hub"], hub: { mode: "plain" } }, "hub.mode"],
         [{ chain: ["hub"], hub: { mdnsServer: "224.0.0.251" } }, "hub.mdnsServer"],
@@ -169,12 +171,16 @@ export const scenarios: Scenario[] = [
         [{ chain: ["hub"], hub: { broker: { port: 8883 } } }, "hub.broker"],
         [{ chain: ["hub"], hub: { mode: "emoncms", broker: { ca: "nope" } } }, "hub.broker.ca"],
         [{ chain: ["hub"], hub: { pollIntervalMS: 5 } }, "hub"],
+        [{ chain: ["hub"], hub: {} }, "hub"], // M5: secure mode needs a pinned key or an explicit trust on first use
+        [{ chain: ["hub"], hub: { hubKey: "AB".repeat(32) } }, "hub.hubKey"],
+        [{ chain: ["hub"], hub: { hubKey: "ab".repeat(32), trustOnFirstUse: true } }, "hub.trustOnFirstUse"],
+        [{ chain: ["hub"], hub: { mode: "emoncms", hubKey: "ab".repeat(32) } }, "hub.hubKey"],
       ];
       for (const [input, path] of errors) {
         const error = checkThrows(() => parseFactoryConfig(input), ConfigError, JSON.stringify(input));
         checkEqual(error.path, path, `${JSON.stringify(input)}: ${error.message}`);
       }
-      const missing = checkThrows(() => parseFactoryConfig({ chain: ["hub", "shared"], hub: {}, shared: { username: "u", password: "p" } }), ConfigError, "shared needs a broker");
+      const missing = checkThrows(() => parseFactoryConfig({ chain: ["hub", "shared"], hub: { trustOnFirstUse: true }, shared: { username: "u", password: "p" } }), ConfigError, "shared needs a broker");
       check(/shared/.test(missing.message) && /stored and hub/.test(missing.message), `clear message: ${missing.message}`);
     },
   },

@@ -52,7 +52,7 @@ export const scenarios: Scenario[] = [
       const d = ctx.device();
       const identity = generateIdentity(d.io);
       const pinned = new Uint8Array(32).fill(0xab);
-      const config = parseFactoryConfig({ chain: ["hub"], hub: { address: broker.host, port: broker.port, service: "", udpPort: 0 } }).hub!;
+      const config = parseFactoryConfig({ chain: ["hub"], hub: { address: broker.host, port: broker.port, service: "", udpPort: 0, trustOnFirstUse: true } }).hub!;
       const result = await hubStrategy(config).obtain({
         io: d.io,
         log: new Logger(d.io.log, () => d.io.clock.now(), "onboarding"),

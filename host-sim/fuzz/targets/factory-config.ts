@@ -10,7 +10,7 @@ import { sameValue } from "./compare.js";
 import { mutateJsonBytes } from "./json-mutate.js";
 
 const KEYS = ["chain", "broker", "bootstrap", "register", "shared", "retry", "url", "ca", "serverName", "generation", "externalId", "externalKey", "secure", "key", "keyEncoding", "fields", "deviceId", "secret", "username", "password", "clientIdPrefix", "attempts", "initialMs", "maxMs", "stored", "raw", "thing", "client", "mac", "hex", "ascii", "__proto__",
-  "hub", "nvs", "registerOnConnect", "timeoutMs", "maxRounds", "parkedRetryMs", "mode", "secure", "emoncms", "hostName", "service", "mdnsServer", "udpPort", "port", "address",
+  "hub", "nvs", "registerOnConnect", "timeoutMs", "cloudKey", "hubKey", "trustOnFirstUse", "userMapping", "challengeResponse", "cloud", "signature", "secretKey", "maxRounds", "parkedRetryMs", "mode", "secure", "emoncms", "hostName", "service", "mdnsServer", "udpPort", "port", "address",
   "discoveryTimeoutMs", "pollIntervalMs", "approvalTimeoutMs", "namePrefix", "client-v0.30"];
 const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 
@@ -29,9 +29,9 @@ function sampleConfig(r: Rand): Uint8Array {
       ...(r.bool() ? { secure: { key: r.pick(["0123456789abcdef0123456789abcdef", "0123456789abcdef"]), ...(r.bool() ? { keyEncoding: r.pick(["hex", "ascii"]) } : {}) } } : {}),
     },
     register: { url: "https://register.example/r", ...(r.bool() ? { fields: { deviceId: "id", secret: "s" } } : {}) },
-    shared: { username: "fleet", password: "pw", ...(r.bool() ? { clientIdPrefix: "dev" } : {}), ...(r.bool(0.3) ? { registerOnConnect: r.bool() ? {} : { timeoutMs: r.int(100, 60_000) } } : {}) },
+    shared: { username: "fleet", password: "pw", ...(r.bool() ? { clientIdPrefix: "dev" } : {}), ...(r.bool(0.3) ? { registerOnConnect: r.bool() ? { cloudKey: "cd".repeat(32) } : { timeoutMs: r.int(100, 60_000), cloudKey: "cd".repeat(32) } } : {}) },
     hub: r.bool()
-      ? { mode: "secure", ...(r.bool() ? { address: "192.168.1.10" } : { mdnsServer: "127.0.0.1:5353", udpPort: r.int(0, 65535) }), ...(r.bool() ? { pollIntervalMs: r.int(100, 20_000), approvalTimeoutMs: 60_000 } : {}) }
+      ? { mode: "secure", ...(r.bool() ? { hubKey: "ab".repeat(32) } : { trustOnFirstUse: true }), ...(r.bool() ? { address: "192.168.1.10" } : { mdnsServer: "127.0.0.1:5353", udpPort: r.int(0, 65535) }), ...(r.bool() ? { pollIntervalMs: r.int(100, 20_000), approvalTimeoutMs: 60_000 } : {}) }
       : { mode: "emoncms", broker: { port: 8883, ca: PEM }, ...(r.bool() ? { namePrefix: "emontx-" } : {}) },
     ...(r.bool() ? { retry: { attempts: r.int(1, 9), initialMs: 100, maxMs: r.pick([100, 60_000]), ...(r.bool() ? { maxRounds: r.int(1, 10), parkedRetryMs: 3_600_000 } : {}) } } : {}),
   };

@@ -22,11 +22,11 @@ button{padding:.3rem .8rem;margin-right:.3rem;font-size:1rem}.allow{background:#
 </style></head><body>${body}</body></html>`;
 }
 
-export function loginPage(nonce: string, error?: string): string {
+export function loginPage(nonce: string, csrf: string, error?: string): string {
   return layout("Hub login", nonce, `
 <h1>Onboarding hub</h1>
 ${error !== undefined ? `<p class="error" role="alert" data-testid="login-error">${esc(error)}</p>` : ""}
-<form method="post" action="/login">
+<form method="post" action="/login"><input type="hidden" name="csrf" value="${esc(csrf)}">
 <label for="username">User name <input id="username" name="username" autocomplete="username" required data-testid="username"></label>
 <label for="password">Password <input id="password" name="password" type="password" autocomplete="current-password" required data-testid="password"></label>
 <button type="submit" data-testid="login">Log in</button>

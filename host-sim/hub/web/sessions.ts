@@ -5,6 +5,8 @@ import { randomBytes, scryptSync, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 
 export const SESSION_COOKIE = "hub_session";
+/** Pre-login CSRF token (double submit): set with the login form, echoed by its POST. */
+export const LOGIN_COOKIE = "hub_login";
 const SESSION_MS = 8 * 60 * 60 * 1000;
 
 export interface Session { readonly id: string; readonly user: string; readonly csrf: string; readonly expires: number }
@@ -50,6 +52,21 @@ export class Sessions {
     if (given === null) return false;
     const a = Buffer.from(given);
     const b = Buffer.from(s.csrf);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  /** A fresh login-form token and the cookie that carries it (only to /login, ten minutes). */
+  static loginToken(): { token: string; cookie: string } {
+    const token = randomBytes(24).toString("base64url");
+    return { token, cookie: `${LOGIN_COOKIE}=${token}; HttpOnly; Secure; SameSite=Strict; Path=/login; Max-Age=600` };
+  }
+
+  /** The login POST carries the token its form was served with (a cross-site form cannot read it). */
+  static loginTokenOk(req: IncomingMessage, given: string | null): boolean {
+    const expected = cookie(req, LOGIN_COOKIE);
+    if (given === null || expected === undefined || expected.length === 0) return false;
+    const a = Buffer.from(given);
+    const b = Buffer.from(expected);
     return a.length === b.length && timingSafeEqual(a, b);
   }
 

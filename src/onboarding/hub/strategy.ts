@@ -94,7 +94,8 @@ export function hubStrategy(config: HubConfig): Strategy {
       nonce,
       deadline: ctx.io.clock.now() + config.approvalTimeoutMs,
       hub: remembered,
-      pin: config.mode === "secure" && stored.hubKey !== undefined ? fromHex(stored.hubKey) : undefined,
+      // A factory pin always wins (M5); else the key pinned on first use, if any.
+      pin: config.mode !== "secure" ? undefined : config.hubKey !== undefined ? fromHex(config.hubKey) : stored.hubKey !== undefined ? fromHex(stored.hubKey) : undefined,
       shownCode: undefined,
     };
   };
@@ -105,6 +106,7 @@ export function hubStrategy(config: HubConfig): Strategy {
 
   async function pollSecure(ctx: OnboardingContext, r: Run, hub: HubLocation): Promise<Poll> {
     if (r.pin === undefined) {
+      if (config.trustOnFirstUse !== true) return done(fail("not-applicable", "no hub key pinned and trust on first use is off (factory config hub.hubKey)"), true);
       try {
         r.pin = await probeServerKey(ctx.io, hub.address, hub.port);
         ctx.log.info("hub-key-pinned", { hub: `${hub.address}:${hub.port}`, hubKey: toHex(r.pin) });
