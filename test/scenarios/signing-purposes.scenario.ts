@@ -11,6 +11,7 @@ import { ProvisioningClient } from "../../src/provisioning/client.js";
 import { DEFAULT_SERVICE_UUID } from "../../src/provisioning/uuid.js";
 import { openProvisioningWindow } from "../../src/provisioning/window.js";
 import { Secret } from "../../src/secrets/secret.js";
+import { CredentialStore } from "../../src/storage/credential-store.js";
 import { BleProtocommTransport, SimBleRadio } from "../../host-sim/ble/link.js";
 import { withRadios } from "../../host-sim/provisioning/kit.js";
 import { CHALLENGE_SIGNATURE, ConfigError, parseFactoryConfig } from "../../src/config/factory-config.js";
@@ -156,6 +157,27 @@ export const scenarios: Scenario[] = [
         } finally {
           device.shutdown();
         }
+      }
+    },
+  },
+  {
+    name: "H1: a window reopened while a network is stored (jammed Wi-Fi) does not reopen ch_resp, even with a mapping cloud configured",
+    async run(ctx) {
+      const d = ctx.device();
+      const identity = generateIdentity(d.io);
+      // A stored network with a stale passphrase: the joins fail, the unit opens the window again.
+      new CredentialStore(d.io.storage).save({ version: 1, identity, wifi: { ssid: utf8("home-net"), passphrase: Secret.fromString("stale") } });
+      const unit = d.reboot();
+      const windows: ProvisioningWindow[] = [];
+      const factory = parseFactoryConfig({ chain: ["stored"], userMapping: { challengeResponse: { cloud: "https://mapping.example.com", signature: CHALLENGE_SIGNATURE } } });
+      const { device } = bootWithRadios(unit, { ...radioConfig("abcd1234", { onWindow: (w) => windows.push(w), wifiJoin: { backoff: { initialMs: 20, maxMs: 40, minMs: 5 }, maxFailures: 2 } }), factory });
+      try {
+        await waitFor(unit.io, () => windows.length > 0, 10_000, "the window after failed joins");
+        const info = JSON.parse(windows[0]!.service.versionJson()) as { rmaker_extra?: unknown };
+        check(info.rmaker_extra === undefined, "ch_resp not advertised while a network is stored");
+        check(!windows[0]!.service.endpoints.some((e) => e.name === "ch_resp"), "ch_resp not served");
+      } finally {
+        device.shutdown();
       }
     },
   },
