@@ -9,6 +9,7 @@
 //      --mapping secret-key / none) and sends the credentials of a simulated network;
 //   4. the unit stores them, joins, runs its onboarding chain, comes online over MQTT/TLS,
 //      publishes telemetry, and the cloud confirms the user mapping. Ctrl-C (or --run-for) stops.
+import { demoBootstrapVersion, demoBootstrapVersionFields } from "./strategy-demo.js";
 import { randomFillSync } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -47,7 +48,8 @@ export async function runProvisioningDemo(o: ProvisioningDemoOptions): Promise<v
   if (o.broker !== "embedded" && o.broker !== "mosquitto") fail(`--broker must be "embedded" or "mosquitto" (got ${o.broker})`);
   const { say, record: logLine } = timeline(12);
 
-  const { work, pki, cloud } = await startDemoCloud(say, { broker: o.broker, generation: o.generation as "raw" | "thing" | "client", encryptKey: ENCRYPT_KEY });
+  const version = demoBootstrapVersion(o.generation);
+  const { work, pki, cloud } = await startDemoCloud(say, { broker: o.broker, version, encryptKey: ENCRYPT_KEY });
   say("cloud", `reference cloud: HTTPS ${cloud.httpUrl}, broker ${cloud.brokerUrl} (${o.broker})`);
   cloud.onEvent((e) => {
     say("cloud", `${e.what} ${e.detail}`);
@@ -70,7 +72,7 @@ export async function runProvisioningDemo(o: ProvisioningDemoOptions): Promise<v
   const factory: Record<string, unknown> = { chain: ["stored", o.strategy], broker: { url: cloud.brokerUrl, ca: pki.caPem }, retry: { attempts: 3, initialMs: 1000, maxMs: 10_000 } };
   if (o.strategy === "bootstrap") {
     cloud.addBootstrapConfig({ externalId: mac, externalKey: "demo-external-key" });
-    factory.bootstrap = { url: cloud.httpUrl, generation: o.generation, externalKey: "demo-external-key", ca: pki.caPem, ...(o.secure ? { secure: { key: ENCRYPT_KEY } } : {}) };
+    factory.bootstrap = { url: cloud.httpUrl, ...demoBootstrapVersionFields(version, cloud.domainId), externalKey: "demo-external-key", ca: pki.caPem, ...(o.secure ? { secure: { key: ENCRYPT_KEY } } : {}) };
   } else if (o.strategy === "register") {
     cloud.allowSerials([mac.replace(/:/g, "")]);
     factory.register = { url: `${cloud.httpUrl}/register`, ca: pki.caPem };

@@ -20,19 +20,26 @@ export interface StrategyDemoOptions {
 
 const ENCRYPT_KEY = "12345678910111213141516171819202"; // the services' stock default; a demo value only
 
+/** --generation takes a service version (mainflux-0.13, magistrala-0.20, …) or one of the old names. */
+export function demoBootstrapVersion(name: string): BootstrapVersion {
+  if ((BOOTSTRAP_VERSIONS as readonly string[]).includes(name)) return name as BootstrapVersion;
+  if (name === "raw" || name === "thing" || name === "client") return LEGACY_VERSION[name];
+  console.error(`--generation must be one of ${BOOTSTRAP_VERSIONS.join(", ")} (or raw, thing, client; got ${name})`);
+  process.exit(2);
+}
+
+/** The factory's bootstrap section for the demo's cloud: the version, and the domain where its topics need one. */
+export function demoBootstrapVersionFields(version: BootstrapVersion, domainId: string): Record<string, string> {
+  return { version, ...(bootstrapProfile(version).topics === "domain" ? { domainId } : {}) };
+}
+
 export async function runStrategyDemo(options: StrategyDemoOptions): Promise<void> {
   const { strategy, generation } = options;
   if (strategy !== "bootstrap" && strategy !== "register" && strategy !== "shared") {
     console.error(`--strategy must be bootstrap, register or shared (got ${strategy})`);
     process.exit(2);
   }
-  // --generation takes a service version (mainflux-0.13, magistrala-0.20, …) or one of the old names.
-  const version = (BOOTSTRAP_VERSIONS as readonly string[]).includes(generation) ? (generation as BootstrapVersion)
-    : generation === "raw" || generation === "thing" || generation === "client" ? LEGACY_VERSION[generation] : undefined;
-  if (version === undefined) {
-    console.error(`--generation must be one of ${BOOTSTRAP_VERSIONS.join(", ")} (or raw, thing, client; got ${generation})`);
-    process.exit(2);
-  }
+  const version = demoBootstrapVersion(generation);
   const { say, record: logLine } = timeline(10);
 
   const { work, pki, cloud } = await startDemoCloud(say, { broker: options.broker, version, encryptKey: ENCRYPT_KEY });
@@ -51,7 +58,7 @@ export async function runStrategyDemo(options: StrategyDemoOptions): Promise<voi
   if (strategy === "bootstrap") {
     const config = cloud.addBootstrapConfig({ externalId: mac, externalKey: "demo-external-key" });
     say("operator", `bootstrap config uploaded: external ID ${mac} → thing ${config.thingId}, ${config.channels.length} channels (${bootstrapProfile(version).label}${options.secure ? ", secure" : ""})`);
-    factory.bootstrap = { url: cloud.httpUrl, version, ...(bootstrapProfile(version).topics === "domain" ? { domainId: cloud.domainId } : {}), externalKey: "demo-external-key", ca: pki.caPem, ...(options.secure ? { secure: { key: ENCRYPT_KEY } } : {}) };
+    factory.bootstrap = { url: cloud.httpUrl, ...demoBootstrapVersionFields(version, cloud.domainId), externalKey: "demo-external-key", ca: pki.caPem, ...(options.secure ? { secure: { key: ENCRYPT_KEY } } : {}) };
   } else if (strategy === "register") {
     cloud.allowSerials([serial]);
     say("operator", `serial ${serial} added to the registration allow-list`);

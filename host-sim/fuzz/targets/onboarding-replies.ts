@@ -40,6 +40,11 @@ function sampleBootstrapReply(r: Rand): Uint8Array {
   if (r.bool()) o.content = r.pick(["", "{}", "{\"broker_url\":\"mqtts://other:8883\"}", "plain text"]);
   if (r.bool(0.3)) { o.client_cert = "-----BEGIN CERTIFICATE-----\nc\n"; o[shape === "client" ? "client_key" : "client_key"] = "-----BEGIN PRIVATE KEY-----\nk\n"; }
   if (r.bool(0.3)) o.ca_cert = "-----BEGIN CERTIFICATE-----\nca\n";
+  // Magistrala 0.30 sends {id, content, certs} with the credentials rendered into content.
+  if (r.bool(0.25)) {
+    const { content: _content, client_cert, client_key, ca_cert, ...credentials } = o;
+    return utf8(JSON.stringify({ id: r.pick(["cfg-1", "", 5]), content: r.bool(0.9) ? JSON.stringify(credentials) : "not json", ...(client_cert !== undefined ? { client_cert, client_key } : {}), ...(ca_cert !== undefined ? { ca_cert } : {}) }));
+  }
   return utf8(JSON.stringify(o));
 }
 
