@@ -48,7 +48,8 @@ export interface BootstrapConfig {
   /**
    * The operator renders each config's external ID into its content ({"external_id": …}): a
    * reply whose content does not name this unit is refused (binds a reply to the unit when the
-   * transport cannot). Without this flag an external_id that is present is still checked.
+   * transport cannot). Default: on with insecureTransport, off over https. Without it an
+   * external_id that is present is still checked.
    */
   readonly requireContentExternalId?: boolean;
 }
@@ -256,7 +257,9 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
       ...(secure ? { secure } : {}),
       ...optPem(s.ca, "bootstrap.ca"),
       ...(insecureTransport ? { insecureTransport } : {}),
-      ...(flag(s.requireContentExternalId, "bootstrap.requireContentExternalId") ? { requireContentExternalId: true } : {}),
+      // Over plain HTTP anyone on the path can replay another unit's reply: binding is required
+      // there unless the fleet opts out explicitly.
+      ...((s.requireContentExternalId === undefined ? insecureTransport : flag(s.requireContentExternalId, "bootstrap.requireContentExternalId")) ? { requireContentExternalId: true } : {}),
     };
   }
 

@@ -202,7 +202,9 @@ describe("H4: bootstrap over http:// (issue 14)", () => {
 
   test("H4: an http:// bootstrap URL is refused by the factory config unless insecureTransport is set", () => {
     assert.throws(() => factory(entry, "http://localhost:9"), (e: unknown) => e instanceof ConfigError && e.path === "bootstrap.url" && /insecureTransport/.test(e.message));
-    assert.equal(factory(entry, "http://localhost:9", { insecureTransport: true }).bootstrap?.insecureTransport, true);
+    const allowed = factory(entry, "http://localhost:9", { insecureTransport: true }).bootstrap!;
+    assert.deepEqual([allowed.insecureTransport, allowed.requireContentExternalId], [true, true], "binding required by default over plain HTTP");
+    assert.equal(factory(entry, "https://localhost:9").bootstrap!.requireContentExternalId, undefined, "not over https");
     assert.throws(() => parseFactoryConfig({ chain: ["register"], broker: { url: FLEET_BROKER }, register: { url: "http://localhost:9/register" } }), (e: unknown) => e instanceof ConfigError && e.path === "register.url");
   });
 
@@ -225,9 +227,43 @@ describe("H4: bootstrap over http:// (issue 14)", () => {
     }
   });
 
-  test("H4: over http:// with insecureTransport the recorded reply gives credentials but not its broker URL or CA", async () => {
+  test("H4: over http:// a reply whose content does not name the unit is refused by default (replayable to any unit)", async () => {
     const server = await playback(entry, false);
     const run = boot(factory(entry, server.url, { insecureTransport: true }), entry.deviceConfig.externalId);
+    try {
+      await until("failure", () => run.failures.length > 0);
+      assert.equal(run.failures[0]!.kind, "malformed-reply");
+      assert.match(run.failures[0]!.detail, /^reply-not-bound: /);
+      assert.deepEqual(server.requests.map((r) => r.answered), ["ok"], "the recorded 200 was served");
+      assert.equal(run.stored()?.mqtt, undefined, "nothing stored");
+      assert.ok(run.sim.logs.some((l) => l.event === "reply-not-bound"));
+    } finally {
+      run.stop();
+      await server.close();
+    }
+  });
+
+  test("H4: register over http:// without insecureTransport sends nothing and fails typed", async () => {
+    const server = await playback(entry, false);
+    const config: FactoryConfig = {
+      chain: ["register"], broker: { url: FLEET_BROKER }, retry: { attempts: 1, initialMs: 50, maxMs: 50, maxRounds: 1 },
+      register: { url: `${server.url}/register`, fields: { deviceId: "deviceId", key: "key", secret: "secret" } },
+    };
+    const run = boot(config, "02:00:00:00:0E:01");
+    try {
+      await until("failure", () => run.failures.length > 0);
+      assert.equal(run.failures[0]!.kind, "not-applicable");
+      assert.match(run.failures[0]!.detail, /^insecure-transport: /);
+      assert.deepEqual(server.requests, [], "no request left the device");
+    } finally {
+      run.stop();
+      await server.close();
+    }
+  });
+
+  test("H4: over http:// with insecureTransport (binding opted out) the recorded reply gives credentials but not its broker URL or CA", async () => {
+    const server = await playback(entry, false);
+    const run = boot(factory(entry, server.url, { insecureTransport: true, requireContentExternalId: false }), entry.deviceConfig.externalId);
     try {
       await until("credentials persisted", () => run.stored()?.mqtt !== undefined || run.failures.length > 0);
       assert.deepEqual(run.failures, []);
