@@ -11,6 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { generateIdentity, nodeIdOf } from "../../src/identity/identity.js";
 import { Device, type DeviceConfig, type DeviceEvent } from "../../src/lifecycle/device.js";
 import { ProvisioningClient } from "../../src/provisioning/client.js";
+import { CHALLENGE_SIGNATURE, parseFactoryConfig } from "../../src/config/factory-config.js";
 import type { SecurityVersion } from "../../src/provisioning/security.js";
 import { DEFAULT_SERVICE_UUID } from "../../src/provisioning/uuid.js";
 import { Secret } from "../../src/secrets/secret.js";
@@ -46,8 +47,10 @@ after(async () => {
   await broker.stop();
 });
 
-function config(security: SecurityVersion): DeviceConfig {
+function config(security: SecurityVersion, challenge = false): DeviceConfig {
   return {
+    // ch_resp only with a factory config naming a mapping cloud that verifies our signatures (the reference cloud's API).
+    ...(challenge ? { factory: parseFactoryConfig({ chain: ["stored"], userMapping: { challengeResponse: { cloud: api.url, signature: CHALLENGE_SIGNATURE } } }) } : {}),
     telemetryIntervalMs: 200,
     keepaliveSeconds: 30,
     backoff: { initialMs: 200, maxMs: 1000, minMs: 50 },
@@ -92,7 +95,7 @@ for (const [security, method] of [[2, "challenge"], [1, "secret-key"], [2, "secr
   test(`blank Wi-Fi: window opens, Security ${security} + ${method} mapping over BLE, joins, online; reboot goes online with zero flash writes`, async () => {
     const radio = new SimBleRadio();
     const u = unit(radio);
-    const { device, events } = start(u.sim, radio, config(security));
+    const { device, events } = start(u.sim, radio, config(security, method === "challenge"));
     assert.equal(device.state, "provisioning");
     assert.equal(opened(events), 1);
     const qr = events.find((e) => e.type === "provisioning" && e.event.type === "opened");
