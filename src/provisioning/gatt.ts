@@ -16,8 +16,28 @@
 // type 7), in case a client reads no further than the first piece.
 import { utf8 } from "../bytes/bytes.js";
 import type { BleConnection, GattCharacteristic, GattService } from "../io/io.js";
-import type { ProvisioningService } from "./service.js";
+import { STANDARD_ENDPOINTS, type ProvisioningService } from "./service.js";
 import { characteristicUuid } from "./uuid.js";
+
+/**
+ * Custom endpoints a window of this firmware may serve. The table declares every one of them in
+ * every window, with fixed IDs in this order after the standard ones (0xFF54, 0xFF55): the SDK
+ * registers the table once per boot (src/io/ble-layout.ts), while the set a window serves changes
+ * within one boot (`ch_resp` only until a provisioning has completed; a factory reset turns it back
+ * on). One the window does not serve answers as an unknown endpoint (the read after the write
+ * fails); the apps pick endpoints from proto-ver's capabilities and find characteristics by their
+ * 0x2901 name, so it stays unused. Other custom endpoints of the service follow (0xFF56, …).
+ */
+export const DECLARED_CUSTOM_ENDPOINTS: readonly string[] = ["cloud_user_assoc", "ch_resp"];
+
+/** The endpoints of the GATT table: standard IDs, then the declared custom ones, then any other the service has. */
+export function gattEndpoints(service: ProvisioningService): { readonly name: string; readonly id: number }[] {
+  const out: { name: string; id: number }[] = [...STANDARD_ENDPOINTS];
+  let next = 0xff54;
+  for (const name of DECLARED_CUSTOM_ENDPOINTS) out.push({ name, id: next++ });
+  for (const e of service.endpoints) if (!out.some((o) => o.name === e.name)) out.push({ name: e.name, id: next++ });
+  return out;
+}
 
 /** ATT's largest attribute value; longer than one Read Response at any MTU the peripherals negotiate (≤ 512). */
 export const REJECTION_FILLER_BYTES = 512;
@@ -30,7 +50,7 @@ type Stored =
 export function buildGattService(service: ProvisioningService, serviceUuid: string): GattService {
   const stored = new Map<string, Stored>(); // per characteristic, for the current connection
   let owner: number | undefined;
-  const characteristics: GattCharacteristic[] = service.endpoints.map(({ name, id }) => {
+  const characteristics: GattCharacteristic[] = gattEndpoints(service).map(({ name, id }) => {
     const uuid = characteristicUuid(serviceUuid, id);
     return {
       uuid,

@@ -112,13 +112,36 @@ export const scenarios: Scenario[] = [
         refused = e;
       }
       checkEqual((refused as { code?: string } | undefined)?.code, "ble-layout", "a second table is a typed error");
-      // a window whose endpoint set differs would need a second GATT server: the unit's peripheral
-      // refuses it and the window runs without BLE, saying why
-      const window = open({ challengeResponse: false, userAssociation: false, deviceName: "PROV_other1" });
-      checkEqual(radio.scan().map((a) => a.name), [], "the window with another endpoint set does not advertise");
+      // a window with another GATT table (here another service UUID) would need a second GATT
+      // server: the unit's peripheral refuses it and the window runs without BLE, saying why
+      const window = open({ serviceUuid: "021a9004-0382-4aea-bff4-6b3f1c5adfb4", deviceName: "PROV_other1" });
+      checkEqual(radio.scan().map((a) => a.name), [], "the window with another GATT table does not advertise");
       check(window.isOpen, "the window still opened (other transports)");
       check(d.logs.some((r) => r.event === "ble-unavailable" && JSON.stringify(r).includes("ble-layout")), "the refusal is logged with its code");
       window.close();
+    },
+  },
+  {
+    name: "ble link: windows of one boot that serve different endpoints (ch_resp on, off, on) share one GATT table; an unserved endpoint's read fails",
+    async run(ctx) {
+      const { d, radio, open } = rig(ctx);
+      for (const chResp of [true, false, true]) {
+        const window = open({ challengeResponse: chResp, security: 0 });
+        checkEqual(radio.scan().length, 1, `ch_resp ${chResp}: advertising on the kept table`);
+        const gatt = await radio.connect(window.deviceName, { mtu: 185 });
+        const transport = await BleProtocommTransport.open(gatt, DEFAULT_SERVICE_UUID);
+        check(transport.endpoints.has("ch_resp") && transport.endpoints.has("cloud_user_assoc"), "both RainMaker characteristics are declared in every window");
+        const client = new ProvisioningClient(transport, d.io.random);
+        const info = await client.version();
+        checkEqual(JSON.stringify(info.raw.rmaker_extra ?? null).includes("ch_resp"), chResp, `proto-ver lists ch_resp only when served (${chResp})`);
+        await client.establishSession(0);
+        if (!chResp) {
+          await gatt.write(transport.endpoints.get("ch_resp")!, Uint8Array.of(0x08, 0x00));
+          const e = await failure(gatt.read(transport.endpoints.get("ch_resp")!), "unserved ch_resp");
+          check(e instanceof AttError && e.code === ATT_ERR_INVALID_OFFSET, `an unserved endpoint answers as unknown: ${String(e)}`);
+        }
+        window.close();
+      }
     },
   },
   {

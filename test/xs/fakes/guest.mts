@@ -17,7 +17,7 @@ import fakeConfig from "./mc-config.js";
 import { fromHex, fromUtf8, toBase64, utf8 } from "../../../src/bytes/bytes.js";
 import { Secret } from "../../../src/secrets/secret.js";
 import type { BleConnection, BlePeripheralOptions, Io, SocketError, WifiEvent, WifiNetwork } from "../../../src/io/io.js";
-import { buildGattService } from "../../../src/provisioning/gatt.js";
+import { buildGattService, DECLARED_CUSTOM_ENDPOINTS } from "../../../src/provisioning/gatt.js";
 import { STANDARD_ENDPOINTS, type ProvisioningService } from "../../../src/provisioning/service.js";
 import { DEFAULT_SERVICE_UUID } from "../../../src/provisioning/uuid.js";
 import { providerMismatches } from "../../scenarios/provider-vectors.js";
@@ -665,7 +665,7 @@ checks["ble: a request the provisioning table rejects: the write is acknowledged
   } as unknown as ProvisioningService;
   io.ble!.start({ deviceName: "PROV_dbc020", advertisedService: DEFAULT_SERVICE_UUID, services: [buildGattService(service, DEFAULT_SERVICE_UUID)] });
   const server = central.requireServer();
-  eq(server.registered.map((r) => fromUtf8(central.readDescriptor(r.characteristic.uuid, "2901"))), STANDARD_ENDPOINTS.map((e) => e.name), "0x2901 names");
+  eq(server.registered.map((r) => fromUtf8(central.readDescriptor(r.characteristic.uuid, "2901"))), [...STANDARD_ENDPOINTS.map((e) => e.name), ...DECLARED_CUSTOM_ENDPOINTS], "0x2901 names (the RainMaker endpoints are declared in every window)");
   advance(100);
   for (const mtu of [23, 185, 512]) {
     const phone = central.connect(mtu);
