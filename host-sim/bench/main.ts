@@ -16,6 +16,7 @@ import { warmReboot } from "./reboot.js";
 import { allSourceModules, bundleSize } from "./size.js";
 import { WORK, type Work } from "./work.js";
 import { nodeCrypto } from "../io/node-crypto.js";
+import { measureTlsVerification } from "./tls-verify.js";
 
 export interface Figure {
   readonly name: string;
@@ -112,6 +113,9 @@ for (const w of WORK.filter((w) => CODE[w.name] !== undefined)) {
   emit({ name: w.name, value: round(x), unit, engine: "xs", method: `${how("XS (xsnap, board prelude)", w.iterations.xs)}; empty run subtracted`, ratio: round(x / REF_MS), reference: REF });
   emit({ name: `${w.name} XS/Node`, value: round(x / n), unit: "×", engine: "xs", method: "ratio of the two medians above" });
 }
+
+// --- TLS verification per connection (its own XS bundle: host-sim/bench/tls-verify.ts) ---------
+for (const f of await measureTlsVerification(REPS, REF_MS, REF)) emit(f);
 
 // --- provisioning traffic ------------------------------------------------------------------------
 for (const security of [0, 1, 2] as const) {

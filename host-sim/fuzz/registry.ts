@@ -12,6 +12,7 @@ import { emoncmsReplyTarget, mdnsResponseTarget, pairReplyTarget } from "./targe
 import { protobufTarget } from "./targets/protobuf.js";
 import { provisioningEndpointsTarget } from "./targets/provisioning-endpoints.js";
 import { security1Target, security2Target } from "./targets/security.js";
+import { tlsHandshakeTarget } from "./targets/tls-handshake.js";
 import { sharedRegisterReplyTarget } from "./targets/shared-register-reply.js";
 
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
@@ -32,6 +33,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   provisioningEndpointsTarget,
   security1Target,
   security2Target,
+  tlsHandshakeTarget,
 ];
 
 export function fuzzTarget(name: string): FuzzTarget {
