@@ -57,6 +57,8 @@ import type { FactoryConfig } from "../config/factory-config.js";
 import { runChain, type ChainEvent, type ChainOutcome } from "../onboarding/chain.js";
 import { chainPolicyFor, strategiesFor } from "../onboarding/strategies.js";
 import { openProvisioningWindow, type ProvisioningWindow, type WindowEvent } from "../provisioning/window.js";
+import { PopAttemptLimiter, type PopLimitPolicy } from "../provisioning/pop-limiter.js";
+import { checkPopStrength, PopTooWeakError } from "../provisioning/pop-strength.js";
 import type { SecurityVersion } from "../provisioning/security.js";
 import { userMappingTopic } from "../provisioning/user-mapping.js";
 import { DEFAULT_WIFI_JOIN, joinWifi, type WifiJoinPolicy } from "./wifi-join.js";
@@ -118,6 +120,8 @@ export interface ProvisioningConfig {
   readonly connectAttempts?: number;
   readonly retryDelayMs?: number;
   readonly wifiJoin?: WifiJoinPolicy;
+  /** Wrong-PoP limits for this boot (pop-limiter.ts defaults: 3 per connection, 5 in a burst, one per 10 s). */
+  readonly popLimit?: PopLimitPolicy;
   /** Called with each window as it opens (the host attaches other transports, e.g. HTTP). */
   readonly onWindow?: (window: ProvisioningWindow) => void;
 }
@@ -186,6 +190,8 @@ export class Device {
   #mappingAbandoned = false;
   // Publish refusal: strikes in a row, and the current session's facts.
   readonly #publishRefusal: PublishRefusalWatch;
+  readonly #popLimiter: PopAttemptLimiter;
+  #popTooWeak: PopTooWeakError | undefined;
 
   constructor(io: Io, config: DeviceConfig = DEFAULT_DEVICE_CONFIG) {
     this.#io = io;
@@ -194,6 +200,8 @@ export class Device {
     this.#store = new CredentialStore(io.storage);
     this.#bootedAt = io.clock.now();
     this.#publishRefusal = new PublishRefusalWatch(config.publishRefusal);
+    // one wrong-PoP allowance per boot: reopening the window or changing transport resets nothing
+    this.#popLimiter = new PopAttemptLimiter(() => io.clock.monotonic(), config.provisioning?.popLimit);
   }
 
   get state(): DeviceState { return this.#state; }
@@ -223,11 +231,25 @@ export class Device {
     }
     this.#nodeId = nodeIdOf(this.#io.crypto, this.#record.identity);
     this.#log.info("boot", { nodeId: this.#nodeId, firstBoot, credentials: this.#record.mqtt ? "stored" : "none", wifi: this.#record.wifi ? "stored" : "none" });
+    this.#checkPop();
     if (this.#radios()) {
       if (this.#record.wifi) this.#joinWifi();
       else this.#openWindow("no Wi-Fi credentials");
     } else this.#goOnline();
     return { firstBoot, nodeId: this.#nodeId, state: this.#state };
+  }
+
+  /** A PoP below the minimum disables provisioning; logged by rule and length, never the PoP. */
+  #checkPop(): void {
+    const p = this.#config.provisioning;
+    if (p === undefined || (p.security ?? 2) === 0) return;
+    try {
+      checkPopStrength(p.pop);
+    } catch (e) {
+      if (!(e instanceof PopTooWeakError)) throw e;
+      this.#popTooWeak = e;
+      this.#log.error("pop-too-weak", { code: e.code, rule: e.rule, length: e.length, next: "provisioning disabled: write a stronger PoP at the factory" });
+    }
   }
 
   /** With radios, the device provisions and joins Wi-Fi itself; without (desktop builds) it skips both. */
@@ -312,11 +334,17 @@ export class Device {
   #openWindow(reason: string): void {
     const p = this.#config.provisioning!;
     const generation = this.#generation;
+    if (this.#popTooWeak !== undefined) {
+      // no window guarded by a guessable PoP (boot logged why); stored Wi-Fi still works
+      this.#setState("stopped", this.#popTooWeak.code);
+      return;
+    }
     this.#setState("provisioning", reason);
     const mapping = this.#config.factory?.userMapping;
     const window = openProvisioningWindow(this.#io, this.#record!.identity, {
       security: p.security ?? 2,
       pop: p.pop,
+      popLimiter: this.#popLimiter,
       // ch_resp only for a mapping cloud that verifies our signatures, and only until a
       // provisioning has completed (stored Wi-Fi: the mapping was done then; a jammed network
       // reopening the window must not reopen the signing endpoint). Factory reset clears it.

@@ -22,6 +22,7 @@ import {
 import type { WifiAuthMode, WifiNetwork } from "../io/io.js";
 import { ChallengeGate, type ChallengeRateLimit } from "./challenge-response.js";
 import { ProtocommError } from "./errors.js";
+import { PopAttemptLimiter } from "./pop-limiter.js";
 import type { CryptoProvider } from "../crypto/provider.js";
 import { createSecuritySession, type SecurityConfig, type SecuritySession } from "./security.js";
 
@@ -79,11 +80,14 @@ export interface RainMakerBackend {
   onChallengeSigned?(): void;
 }
 
+/**
+ * The former per-window lockout's knobs, kept for callers that tune them: `freeAttempts` wrong
+ * PoPs pass without delay (the limiter's burst is one more) and `baseDelayMs` is its refill period.
+ */
 export interface LockoutPolicy {
-  /** Wrong-PoP attempts without delay; failure n > freeAttempts locks handshakes for base·2^(n−freeAttempts−1), capped. */
   readonly freeAttempts: number;
   readonly baseDelayMs: number;
-  readonly maxDelayMs: number;
+  readonly maxDelayMs?: number;
 }
 
 export interface ProvisioningServiceOptions {
@@ -94,7 +98,8 @@ export interface ProvisioningServiceOptions {
   readonly now: () => number;
   readonly wifi: WifiBackend;
   readonly rainmaker?: RainMakerBackend;
-  readonly lockout?: LockoutPolicy;
+  /** Wrong-PoP limits; pass the boot's limiter so windows and transports share it (default: a new one). */
+  readonly popLimiter?: PopAttemptLimiter;
   /** `prov.ver` in proto-ver. */
   readonly version?: string;
   /**
@@ -147,8 +152,7 @@ export class ProvisioningService {
   readonly #endpoints: { name: string; id: number }[] = [...STANDARD_ENDPOINTS];
   #sessionId: number | undefined;
   #session: SecuritySession | undefined;
-  #failures = 0;
-  #lockedUntil = 0;
+  readonly #pop: PopAttemptLimiter;
   #challenges: ChallengeGate | undefined;
   #closed = false;
   /** The last SetConfig/Apply was refused: GetStatus reports this failure until a valid SetConfig. */
@@ -163,6 +167,7 @@ export class ProvisioningService {
 
   constructor(options: ProvisioningServiceOptions) {
     this.#o = options;
+    this.#pop = options.popLimiter ?? new PopAttemptLimiter(options.now);
     this.#handlers.set("prov-config", (r) => this.#config(r));
     this.#handlers.set("prov-scan", (r) => this.#scan(r));
     this.#handlers.set("prov-ctrl", (r) => this.#ctrl(r));
@@ -225,6 +230,7 @@ export class ProvisioningService {
   /** A transport session begins (BLE connect, new HTTP cookie). Replaces any other session; none once closed. */
   openSession(id: number): void {
     if (this.#closed) return;
+    this.#pop.sessionChanged(id);
     this.#sessionId = id;
     this.#session = createSecuritySession(this.#o.security, this.#o.random, this.#o.crypto);
     this.#o.onEvent?.({ type: "session-started", session: id });
@@ -269,23 +275,21 @@ export class ProvisioningService {
   }
 
   #handshake(session: SecuritySession, sessionId: number, request: Uint8Array): Uint8Array {
-    const now = this.#o.now();
-    if (now < this.#lockedUntil) throw new ProtocommError("locked-out", `too many wrong PoP attempts; retry in ${this.#lockedUntil - now} ms`);
+    const gate = this.#pop.check(sessionId);
+    if (!gate.allowed) {
+      throw new ProtocommError("locked-out", gate.reason === "session" ? "too many wrong PoP attempts on this connection; reconnect" : `too many wrong PoP attempts; retry in ${gate.retryInMs} ms`);
+    }
     try {
       const out = session.handshake(request);
       if (session.established) {
-        this.#failures = 0;
+        this.#pop.succeeded(sessionId);
         this.#o.onEvent?.({ type: "session-established", session: sessionId, security: this.#o.security.version });
       }
       return out;
     } catch (e) {
       if (e instanceof ProtocommError && e.kind === "wrong-pop") {
-        this.#failures++;
-        const lock = this.#o.lockout ?? { freeAttempts: 3, baseDelayMs: 2000, maxDelayMs: 60_000 };
-        const over = this.#failures - lock.freeAttempts;
-        const delay = over > 0 ? Math.min(lock.maxDelayMs, lock.baseDelayMs * 2 ** (over - 1)) : 0;
-        this.#lockedUntil = now + delay;
-        this.#o.onEvent?.({ type: "wrong-pop", failures: this.#failures, lockedForMs: delay });
+        const wait = this.#pop.failed(sessionId);
+        this.#o.onEvent?.({ type: "wrong-pop", failures: this.#pop.failures, lockedForMs: wait });
       }
       throw e;
     }

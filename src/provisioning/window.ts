@@ -19,6 +19,7 @@ import { Logger } from "../log/logger.js";
 import { Secret } from "../secrets/secret.js";
 import type { DeviceIdentity } from "../storage/credential-record.js";
 import { buildGattService } from "./gatt.js";
+import { PopAttemptLimiter } from "./pop-limiter.js";
 import { qrPayload } from "./qr.js";
 import type { SecurityConfig, SecurityVersion } from "./security.js";
 import { ProvisioningService, type LockoutPolicy, type ScanSnapshot, type WifiBackend, type WifiProvState } from "./service.js";
@@ -57,7 +58,10 @@ export interface ProvisioningWindowOptions {
   readonly challengeRate?: ChallengeRateLimit;
   /** RainMaker `cloud_user_assoc` (user ID + secret key, confirmed over MQTT once online); default on. */
   readonly userAssociation?: boolean;
+  /** Tunes a limiter of this window's own (tests); ignored when `popLimiter` is given. */
   readonly lockout?: LockoutPolicy;
+  /** The boot's wrong-PoP limiter (the lifecycle's), shared by every window and transport. */
+  readonly popLimiter?: PopAttemptLimiter;
   /** Use the BLE transport from io.ble (default true when io.ble exists). HTTP is attached by the host. */
   readonly ble?: boolean;
   readonly onEvent?: (event: WindowEvent) => void;
@@ -265,7 +269,7 @@ export function openProvisioningWindow(io: Io, identity: DeviceIdentity, options
       },
       onChallengeSigned: () => emit({ type: "challenge-signed" }),
     },
-    ...(options.lockout !== undefined ? { lockout: options.lockout } : {}),
+    popLimiter: options.popLimiter ?? new PopAttemptLimiter(() => io.clock.monotonic(), options.lockout !== undefined ? { burst: options.lockout.freeAttempts + 1, refillMs: options.lockout.baseDelayMs } : {}),
     maxRequestBytes: 4096,
     onEvent(e) {
       if (e.type === "session-established") {

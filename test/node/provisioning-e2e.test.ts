@@ -8,6 +8,8 @@ import { after, before, test } from "node:test";
 import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { until } from "./until.js";
+import { ManualClock } from "../../host-sim/io/clock.js";
+import { ProtocommError } from "../../src/provisioning/errors.js";
 import { fromUtf8, utf8 } from "../../src/bytes/bytes.js";
 import { generateIdentity, nodeIdOf } from "../../src/identity/identity.js";
 import { signFor } from "../../src/identity/signing.js";
@@ -195,6 +197,28 @@ test("issue 11: over HTTP a blocking CmdScanStart is answered only once the scan
     t.close();
     window.close();
     await http.close();
+    sim.io.shutdown();
+  }
+});
+
+test("M3: the PoP lockout runs on the monotonic clock — SNTP setting the wall clock a day ahead does not lift it; one refill period does", async () => {
+  const clock = new ManualClock(0); // a board before SNTP
+  const sim = createSimDevice({ clock });
+  const dev = withRadios(sim.io, new SimBleRadio(), undefined, { scanMs: 5, connectMs: 20 });
+  const window = openProvisioningWindow(dev.io, generateIdentity(sim.io), { security: 1, pop: Secret.fromString("abcd1234"), ble: false, lockout: { freeAttempts: 0, baseDelayMs: 60_000 } });
+  const session = (id: number): ProvisioningClient => {
+    window.service.openSession(id);
+    return new ProvisioningClient({ send: async (ep, data) => window.service.handle(id, ep, data) }, random);
+  };
+  try {
+    await assert.rejects(session(1).establishSession(1, { pop: "wrong-one" }), /wrong PoP/);
+    await assert.rejects(session(2).establishSession(1, { pop: "abcd1234" }), (e: unknown) => e instanceof ProtocommError && e.code === "locked-out", "locked after the failure");
+    clock.set(Date.UTC(2030, 0, 1)); // SNTP
+    await assert.rejects(session(3).establishSession(1, { pop: "abcd1234" }), (e: unknown) => e instanceof ProtocommError && e.code === "locked-out", "still locked after the wall clock jumped");
+    clock.advance(60_000);
+    await session(4).establishSession(1, { pop: "abcd1234" });
+  } finally {
+    window.close();
     sim.io.shutdown();
   }
 });

@@ -4,13 +4,16 @@
 import { generateIdentity } from "../../src/identity/identity.js";
 import { ProvisioningClient, type ProtocommTransport } from "../../src/provisioning/client.js";
 import { ProtocommError } from "../../src/provisioning/errors.js";
+import { PopAttemptLimiter } from "../../src/provisioning/pop-limiter.js";
+import { checkPopStrength, PopTooWeakError } from "../../src/provisioning/pop-strength.js";
 import type { SecurityVersion } from "../../src/provisioning/security.js";
 import type { ProvisioningService } from "../../src/provisioning/service.js";
 import { openProvisioningWindow, type ProvisioningWindowOptions, type WindowEvent } from "../../src/provisioning/window.js";
 import { Secret } from "../../src/secrets/secret.js";
 import { SimBleRadio } from "../../host-sim/ble/link.js";
 import { withRadios } from "../../host-sim/provisioning/kit.js";
-import { check, checkEqual, waitFor, type Scenario, type ScenarioContext } from "./harness.js";
+import { bootWithRadios, radioConfig } from "./radio-rig.js";
+import { check, checkEqual, checkThrows, waitFor, type Scenario, type ScenarioContext } from "./harness.js";
 
 const POP = "k7Qp-2mXv";
 
@@ -162,6 +165,89 @@ export const scenarios: Scenario[] = [
       checkEqual((await client.getStatus()).state, "connecting", "a valid SetConfig clears the failure");
       checkEqual(events.filter((e) => e.type === "credentials-received").length, 1, "only the valid config reached the window");
       window.close();
+    },
+  },
+  {
+    name: "M3: wrong PoPs are limited per connection — after 3 on one session it is refused until it reconnects",
+    async run(ctx) {
+      const d = ctx.device();
+      const limiter = new PopAttemptLimiter(() => d.io.clock.monotonic(), { perSession: 3, burst: 100, refillMs: 60_000 });
+      const { window } = setup(ctx, { popLimiter: limiter });
+      const t = direct(window.service);
+      const client = new ProvisioningClient(t, d.io.random);
+      for (let i = 0; i < 3; i++) await failure(client.establishSession(1, { pop: "wrong-pop-" + i }), "wrong PoP");
+      const e = await failure(client.establishSession(1, { pop: POP }), "a fourth attempt on the same connection");
+      check(e instanceof ProtocommError && e.code === "locked-out", `refused as locked-out: ${String(e)}`);
+      window.service.closeSession(t.id); // the phone disconnects and comes back
+      const again = new ProvisioningClient(direct(window.service), d.io.random);
+      await again.establishSession(1, { pop: POP });
+      window.close();
+    },
+  },
+  {
+    name: "M3: the wrong-PoP allowance is shared by transports and windows — reopening the window gives nothing back",
+    async run(ctx) {
+      const d = ctx.device();
+      const limiter = new PopAttemptLimiter(() => d.io.clock.monotonic(), { perSession: 3, burst: 4, refillMs: 600_000 });
+      const first = setup(ctx, { popLimiter: limiter });
+      // two transports (a BLE connection and an HTTP cookie are two sessions of the same service)
+      for (let n = 0; n < 2; n++) {
+        const c = new ProvisioningClient(direct(first.window.service), d.io.random);
+        for (let i = 0; i < 2; i++) await failure(c.establishSession(1, { pop: "guess-" + i }), "wrong PoP");
+      }
+      first.window.close();
+      const second = setup(ctx, { popLimiter: limiter });
+      const e = await failure(new ProvisioningClient(direct(second.window.service), d.io.random).establishSession(1, { pop: POP }), "right PoP in a reopened window");
+      check(e instanceof ProtocommError && e.code === "locked-out", `refused as locked-out: ${String(e)}`);
+      checkEqual(limiter.failures, 4, "failures counted across both sessions");
+      second.window.close();
+    },
+  },
+  {
+    name: "M3: the global limit is bounded — one refill after the last wrong PoP lets the owner in, and a guesser slower than the refill never locks anyone out",
+    run() {
+      let now = 0;
+      const limiter = new PopAttemptLimiter(() => now, { perSession: 3, burst: 5, refillMs: 10_000 });
+      for (let i = 0; i < 5; i++) limiter.failed(100 + i);
+      const gate = limiter.check(999);
+      check(!gate.allowed && gate.reason === "rate" && gate.retryInMs <= 10_000, `spent: ${JSON.stringify(gate)}`);
+      now += 10_000;
+      check(limiter.check(999).allowed, "allowed again one refill period after the last failure");
+      limiter.succeeded(999);
+      // one wrong guess a minute, for a day: the owner is never refused
+      for (let minute = 0; minute < 24 * 60; minute++) {
+        now += 60_000;
+        check(limiter.check(200 + minute).allowed, `guess at minute ${minute}`);
+        limiter.failed(200 + minute);
+        check(limiter.check(1).allowed, `the owner was locked out at minute ${minute}`);
+      }
+    },
+  },
+  {
+    name: "M3: a PoP below the minimum strength is a typed error that never contains the PoP",
+    run() {
+      for (const [pop, rule] of [["1234", "too-short"], ["", "too-short"], ["aaaaaaaa", "too-few-distinct"], ["abababab", "too-few-distinct"]] as const) {
+        const e = checkThrows(() => checkPopStrength(Secret.fromString(pop)), PopTooWeakError, `PoP of ${pop.length}`);
+        checkEqual([e.code, e.rule], ["pop-too-weak", rule], "code and rule");
+        check(pop === "" || !e.message.includes(pop), "the PoP is in the message");
+      }
+      checkPopStrength(Secret.fromString("abcd1234"));
+      checkPopStrength(Secret.fromString(POP));
+    },
+  },
+  {
+    name: "M3: a unit whose PoP is below the minimum logs pop-too-weak at boot (rule and length, not the PoP) and opens no provisioning window",
+    run(ctx) {
+      const d = ctx.device();
+      const { device, radio } = bootWithRadios(d, radioConfig("Zq7"));
+      checkEqual(device.state, "stopped", "state");
+      check(device.provisioningWindow === undefined, "a window was opened");
+      checkEqual(radio.scan().length, 0, "advertising");
+      const record = d.logs.find((r) => r.event === "pop-too-weak");
+      check(record !== undefined && record.level === "error", "pop-too-weak logged as an error");
+      checkEqual([record!.fields.code, record!.fields.rule, record!.fields.length], ["pop-too-weak", "too-short", 3], "logged fields");
+      check(!JSON.stringify(d.logs).includes("Zq7"), "the PoP reached the log");
+      device.shutdown();
     },
   },
 ];
