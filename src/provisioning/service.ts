@@ -192,10 +192,14 @@ export class ProvisioningService {
   /** The proto-ver JSON, consistent with what this service implements. */
   versionJson(): string {
     const sec = this.#o.security;
-    const cap: string[] = ["wifi_scan"];
+    const ver = this.#o.version ?? "v1.1";
+    // What each generation announces (reference §1.5): IDF wifi_provisioning "v1.1" lists only
+    // wifi_scan, network_provisioning also wifi_prov (esp_prov takes its Wi-Fi path on it). Both
+    // serve prov-ctrl reset (after a failure only) and reprov, as this service does.
+    const cap: string[] = ver.startsWith("netprov-") ? ["wifi_prov", "wifi_scan"] : ["wifi_scan"];
     if (sec.version === 0) cap.push("no_sec");
     if (sec.version === 1 && (sec.pop?.length ?? 0) === 0) cap.push("no_pop");
-    const prov: Record<string, unknown> = { ver: this.#o.version ?? "v1.1", sec_ver: sec.version };
+    const prov: Record<string, unknown> = { ver, sec_ver: sec.version };
     if (sec.version === 2) prov.sec_patch_ver = sec.patchVersion ?? 1;
     prov.cap = cap;
     const out: Record<string, unknown> = {};

@@ -7,7 +7,7 @@ import { ProtocommError } from "../../src/provisioning/errors.js";
 import { PopAttemptLimiter } from "../../src/provisioning/pop-limiter.js";
 import { checkPopStrength, PopTooWeakError } from "../../src/provisioning/pop-strength.js";
 import type { SecurityVersion } from "../../src/provisioning/security.js";
-import type { ProvisioningService } from "../../src/provisioning/service.js";
+import { ProvisioningService } from "../../src/provisioning/service.js";
 import { openProvisioningWindow, type ProvisioningWindowOptions, type WindowEvent } from "../../src/provisioning/window.js";
 import { Secret } from "../../src/secrets/secret.js";
 import { SimBleRadio } from "../../host-sim/ble/link.js";
@@ -248,6 +248,29 @@ export const scenarios: Scenario[] = [
       checkEqual([record!.fields.code, record!.fields.rule, record!.fields.length], ["pop-too-weak", "too-short", 3], "logged fields");
       check(!JSON.stringify(d.logs).includes("Zq7"), "the PoP reached the log");
       device.shutdown();
+    },
+  },
+  {
+    name: "issue 11: proto-ver announces what the device does — capabilities per version and scheme, sec_patch_ver matching the nonce counter, ctrl reset only after a failure",
+    async run(ctx) {
+      const d = ctx.device();
+      const wifi = { setConfig() {}, apply: () => false, status: () => ({ state: "idle" as const }), scanStart() {}, latestScan: () => undefined, reset: () => false, reprovision: () => true };
+      const json = (options: Partial<ConstructorParameters<typeof ProvisioningService>[0]>): unknown =>
+        JSON.parse(new ProvisioningService({ security: { version: 0 }, random: d.io.random, crypto: d.io.crypto, now: () => 0, wifi, ...options }).versionJson());
+      checkEqual(json({}), { prov: { ver: "v1.1", sec_ver: 0, cap: ["wifi_scan", "no_sec"] } }, "IDF wifi_provisioning, Security 0");
+      checkEqual(json({ security: { version: 1, pop: new Uint8Array(0) } }), { prov: { ver: "v1.1", sec_ver: 1, cap: ["wifi_scan", "no_pop"] } }, "Security 1 without PoP");
+      checkEqual(json({ security: { version: 1, pop: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8) } }), { prov: { ver: "v1.1", sec_ver: 1, cap: ["wifi_scan"] } }, "Security 1 with PoP");
+      checkEqual(json({ version: "netprov-v1.2" }), { prov: { ver: "netprov-v1.2", sec_ver: 0, cap: ["wifi_prov", "wifi_scan", "no_sec"] } }, "network_provisioning");
+      // Security 2: the client follows sec_patch_ver; a session works only if the device counts nonces the same way
+      const { window } = setup(ctx, { security: 2 });
+      const client = new ProvisioningClient(direct(window.service), d.io.random);
+      const info = await client.version();
+      checkEqual([info.secVer, info.secPatchVer], [2, 1], "Security 2 with the per-message nonce counter");
+      await client.establishSession(2, { pop: POP, secPatchVer: info.secPatchVer });
+      checkEqual((await client.getStatus()).state, "connecting", "first request");
+      checkEqual((await client.getStatus()).state, "connecting", "second request (counter advanced on both sides)");
+      checkEqual(await client.ctrl("reset"), 5, "reset before any failure: InternalError, as Espressif's reset_wifi_sm_state_on_failure");
+      window.close();
     },
   },
 ];
