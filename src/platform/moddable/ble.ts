@@ -34,6 +34,7 @@ import { GATTServer } from "embedded:io/bluetoothle/peripheral";
 import type { BleConnection, BlePeripheral, BlePeripheralOptions, GattCharacteristic, GattService, TimerId, Timers } from "../../io/io.js";
 import { BleLayoutError, gattLayoutKey } from "../../io/ble-layout.js";
 import type { Logger } from "../../log/logger.js";
+import { BoardError } from "./errors.js";
 import { toArrayBuffer } from "./pem.js";
 
 // The SDK's typings export only the class: take the option types from its constructor.
@@ -84,7 +85,7 @@ export class BoardBle implements BlePeripheral {
 
   start(options: BlePeripheralOptions): void {
     const layout = gattLayoutKey(options.services);
-    if (this.#broken) throw new BleLayoutError("the GATT server could not be built at the first window; the SDK allows no second one until reboot");
+    if (this.#broken) throw new BoardError("ble-unavailable", "the GATT server could not be built at the first window; the SDK allows no second one until reboot");
     if (this.#layout !== undefined && layout !== this.#layout) {
       throw new BleLayoutError("a window declared a GATT table different from the first window's; the SDK registers services once per boot");
     }

@@ -615,6 +615,14 @@ const checks: Record<string, () => "again" | undefined | void> = {
     throwsCode(() => io.ble!.start(bleOptions({}, "021aff99-0382-4aea-bff4-6b3f1c5adfb4")), "ble-layout", "another GATT table");
     check(nimble.server === server, "the server was replaced");
     eq(nimble.aborts, [], "exceptions reached the SDK");
+    // a table the SDK refuses burns its one server (gServer is set before the services are added):
+    // the glue says so instead of reaching "only one" at the next window
+    const burnt = freshIo();
+    let refused = "";
+    try { burnt.ble!.start(bleOptions({}, "not-a-uuid")); } catch (e) { refused = (e as Error).message; }
+    eq(refused, "bad uuid", "the SDK's refusal reaches the caller");
+    check(nimble.server !== undefined, "the SDK did not keep its server armed");
+    throwsCode(() => burnt.ble!.start(bleOptions({})), "ble-unavailable", "a window after a burnt server");
   },
 
   "ble: one central at a time: advertising stops on connect, a second central is closed at once, advertising resumes when the phone leaves or the closed link clears"() {
