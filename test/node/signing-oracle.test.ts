@@ -41,7 +41,8 @@ function registrationCloud() {
       const done = new Promise<void>((r) => (settle = r));
       handleRegistration(deps, { clientId, topic: `register/${clientId}/request`, payload: Buffer.from(JSON.stringify(body)) });
       await done;
-      return replies.at(-1)!.body;
+      // The reply envelope (issue 14 H3): {"v":2,"reply":"<JSON text>","signature"}.
+      return JSON.parse(String(replies.at(-1)!.body.reply)) as Record<string, unknown>;
     },
   };
 }
