@@ -2,6 +2,7 @@
 // of src/crypto/signature-js.ts (DER, ranges, PKCS#1 v1.5 block comparison, point decoding), with
 // the expensive arithmetic in the SDK's C — Modular.exp for RSA, EC.mul2 for ECDSA's u1·G + u2·Q —
 // and the hashes from its native Digest. The SDK's own TLS verification stays off (issue #13).
+/// <reference path="./types/untyped.d.ts" />
 import { Digest } from "crypt";
 import Curve from "curve";
 import ECPoint from "ecp";
