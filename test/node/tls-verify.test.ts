@@ -5,7 +5,8 @@
 // verdict on the same chain (tls.connect with rejectUnauthorized) for each refusal.
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes, randomInt, sign, X509Certificate } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -202,6 +203,28 @@ describe("verifier refusals agree with OpenSSL", () => {
       assert.equal(await opensslAccepts(cert, key, ca, servername), c.reason === "accepted", "OpenSSL's verdict");
     });
   }
+
+  test("a leaf used as an issuer (basicConstraints CA:FALSE) → not-a-ca", async () => {
+    // The classic basicConstraints attack: a real, CA-signed server certificate signs a leaf for
+    // another name, and the chain [evil leaf, real leaf, intermediate] is presented.
+    const d = join(dir, "leaf-as-ca");
+    mkdirSync(d, { recursive: true });
+    const real = pki.issueServerCert({ names: ["localhost"] });
+    writeFileSync(join(d, "ext.cnf"), "[e]\nbasicConstraints=CA:FALSE\nsubjectAltName=DNS:victim.example\n");
+    execFileSync("openssl", ["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "evil.key", "-out", "evil.csr", "-subj", "/CN=victim.example"], { cwd: d, stdio: "ignore" });
+    const realLeaf = real.certPem.slice(0, real.certPem.indexOf("-----END CERTIFICATE-----") + 26);
+    writeFileSync(join(d, "real.pem"), realLeaf);
+    writeFileSync(join(d, "real.key"), real.keyPem);
+    execFileSync("openssl", ["x509", "-req", "-in", "evil.csr", "-CA", "real.pem", "-CAkey", "real.key", "-CAcreateserial", "-out", "evil.pem", "-days", "5", "-extfile", "ext.cnf", "-extensions", "e"], { cwd: d, stdio: "ignore" });
+    const evil = readFileSync(join(d, "evil.pem"), "utf8");
+    const cert = evil + realLeaf + pki.intermediatePem;
+    const key = readFileSync(join(d, "evil.key"), "utf8");
+    const rec = await record(cert, key, {}, { ...boardConnectionOptions(), servername: "victim.example" });
+    for (const signatures of [nodeSignatureVerifier, jsCrypto]) {
+      assert.equal(refusal(observe(rec, 200), options(pki.caPem, { serverName: "victim.example", signatures })), "not-a-ca");
+    }
+    assert.equal(await opensslAccepts(cert, key, pki.caPem, "victim.example"), false, "OpenSSL refuses it too");
+  });
 
   test("IPv4 literal matches an iPAddress SAN only", () => {
     const leaf = parseCertificatesPem(pki.serverCertPem)[0]!;
