@@ -14,7 +14,6 @@ import { Secret } from "../../src/secrets/secret.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
 import { heapProbe } from "../xs/heap-probe.js";
 import { check, type BrokerEnv, type Scenario, type ScenarioContext } from "../../test/scenarios/harness.js";
-import { nodeCrypto } from "../io/node-crypto.js";
 
 export interface SoakParams {
   readonly durationMs: number;
@@ -63,7 +62,7 @@ async function soak(ctx: ScenarioContext): Promise<void> {
   const identity = generateIdentity(d.io);
   new CredentialStore(d.io.storage).save({
     version: 1, identity,
-    mqtt: { brokerUrl: `mqtts://${env.host}:${env.port}`, clientId: nodeIdOf(nodeCrypto, identity), username: env.username, password: Secret.fromString(env.password), ca: env.ca },
+    mqtt: { brokerUrl: `mqtts://${env.host}:${env.port}`, clientId: nodeIdOf(d.io.crypto, identity), username: env.username, password: Secret.fromString(env.password), ca: env.ca },
   });
   // Log records are dropped here, after the core has built them: the bridge keeps every record it
   // forwards, which would grow the heap being measured.
