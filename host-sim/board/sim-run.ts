@@ -112,7 +112,8 @@ class SimRun {
     for (;;) {
       const index = this.logs.findIndex((l, i) => i >= from && pattern.test(l));
       if (index >= 0) return { line: this.logs[index]!, index };
-      if (Date.now() >= end || !this.alive) return undefined;
+      // mcsim stays up after XS aborts (its window lives on): an abort ends the wait too
+      if (Date.now() >= end || !this.alive || this.aborted() !== undefined) return undefined;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(500, end - Date.now()));
         this.#waiters.push(() => { clearTimeout(t); resolve(); });
@@ -122,7 +123,7 @@ class SimRun {
 
   async waitSamples(n: number): Promise<void> {
     const target = this.samples.length + n;
-    while (this.samples.length < target && this.alive) await new Promise((r) => setTimeout(r, 200));
+    while (this.samples.length < target && this.alive && this.aborted() === undefined) await new Promise((r) => setTimeout(r, 200));
   }
 
   /** Start a memory phase: the samples from here on. */
@@ -238,6 +239,7 @@ const local = (url: string): string => url.replace("//localhost:", "//127.0.0.1:
 const httpUrl = local(cloud.httpUrl);
 /** One run: an exception (a service that did not answer) is a failed check, and the next run goes on. */
 async function guarded(run: string, body: () => Promise<void>): Promise<void> {
+  if (onlyFits && !run.startsWith("fit-")) return;
   try {
     await body();
   } catch (e) {
@@ -250,18 +252,21 @@ const broker = { url: local(cloud.brokerUrl), ca: pki.caPem };
 const retry = { attempts: 3, initialMs: 1000, maxMs: 4000 };
 const bootstrapFactory = { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } };
 /** Fixed heaps for the fit runs: the targets (peak 160 KB, live 96 KB on an ESP32, chunk + slots × 16 B). */
-const FITS = [
-  { label: "fit-160", chunkBytes: 64 * 1024, slots: 6 * 1024, what: "64 KB chunk + 6,144 slots = 160 KB on an ESP32" },
-  { label: "fit-96", chunkBytes: 32 * 1024, slots: 4 * 1024, what: "32 KB chunk + 4,096 slots = 96 KB on an ESP32" },
-];
+const fitSizes = (process.env.SIM_RUN_FITS ?? "64:6144,32:4096").split(",").map((pair) => pair.split(":").map(Number) as [number, number]);
+const FITS = fitSizes.map(([chunkKb, slots]) => ({
+  label: `fit-${chunkKb}k-${slots}`, chunkBytes: chunkKb * 1024, slots,
+  what: `${chunkKb} KB chunk + ${slots.toLocaleString("en")} slots = ${chunkKb + (slots * 16) / 1024} KB on an ESP32`,
+}));
+/** SIM_RUN_ONLY=fit: only the fixed-heap runs (SIM_RUN_FITS="chunkKB:slots,…"), to look for the size that fits. */
+const onlyFits = process.env.SIM_RUN_ONLY === "fit";
 
 try {
   // every firmware first (each with its factory config), so no build competes with a running simulator
-  await build("bootstrap", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
-  await build("publish-1000", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 20 });
-  await build("register", { chain: ["stored", "register"], broker, retry, register: { url: `${httpUrl}/register`, ca: pki.caPem, serial: "node-id" } }, { telemetryIntervalMs: 1000 });
+  if (!onlyFits) await build("bootstrap", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
+  if (!onlyFits) await build("publish-1000", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 20 });
+  if (!onlyFits) await build("register", { chain: ["stored", "register"], broker, retry, register: { url: `${httpUrl}/register`, ca: pki.caPem, serial: "node-id" } }, { telemetryIntervalMs: 1000 });
   for (const fit of FITS) await build(fit.label, bootstrapFactory, { telemetryIntervalMs: 20 }, fit);
-  await build("wrong-ca", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.wrongCaPem } }, { telemetryIntervalMs: 1000 });
+  if (!onlyFits) await build("wrong-ca", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.wrongCaPem } }, { telemetryIntervalMs: 1000 });
 
   // ================= bootstrap
   await guarded("bootstrap", async () => {
@@ -374,8 +379,9 @@ try {
       await sim.waitSamples(1);
       sim.phase(`online, 1,000 publishes in a fixed heap (${fit.what})`);
       const abort = sim.aborted();
+      const reached = sim.logs.filter((l) => / (INFO|WARN|ERROR|DEBUG) /.test(l)).slice(-2).map((l) => l.slice(25)).join(" → ");
       record(fit.label, `bootstrap, online and 1,000 publishes in ${fit.what}`, boot !== undefined && online !== undefined && thousand !== undefined && abort === undefined,
-        abort ?? thousand?.line ?? online?.line ?? boot?.line ?? "did not boot");
+        abort !== undefined ? `${abort} after: ${reached}` : thousand?.line ?? online?.line ?? boot?.line ?? "did not boot");
       await sim.stop();
     });
   }
