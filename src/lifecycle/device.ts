@@ -52,6 +52,7 @@ import { CredentialStore } from "../storage/credential-store.js";
 import { parseBrokerUrl, type CredentialRecord, type MqttCredentials } from "../storage/credential-record.js";
 import { MqttClient, type ClientEvent } from "../mqtt/client.js";
 import { OutboxFull, refusalNeedsOnboarding, type ConnackReason } from "../mqtt/session.js";
+import { MqttInputError } from "../mqtt/input.js";
 import { backoffDelay, randomUnit, type BackoffPolicy } from "../mqtt/backoff.js";
 import type { FactoryConfig } from "../config/factory-config.js";
 import { runChain, type ChainEvent, type ChainOutcome } from "../onboarding/chain.js";
@@ -661,7 +662,29 @@ export class Device {
       status: mqtt.topics?.status ?? `devices/${nodeId}/status`,
       command: mqtt.topics?.command ?? `devices/${nodeId}/cmd`,
     };
-    const client = new MqttClient(this.#io, {
+    let client: MqttClient;
+    try {
+      client = this.#newClient(mqtt, host, port);
+    } catch (e) {
+      if (!(e instanceof MqttInputError)) throw e;
+      // Credentials the client cannot even encode (stored by older firmware): as good as refused.
+      this.#log.error("credentials-unusable", { code: e.code, detail: e.message });
+      const reason: ConnackReason = e.code === "bad-client-id" ? "identifier-rejected" : "bad-credentials";
+      if (this.#rotating) this.#rollBack(reason);
+      else this.#credentialsRejected(reason);
+      return;
+    }
+    client.on((event) => {
+      if (this.#client === client) this.#onMqtt(event);
+    });
+    this.#client = client;
+    this.#publishRefusal.connecting();
+    this.#setState(this.#rotating ? "rotating" : "connecting");
+    client.start();
+  }
+
+  #newClient(mqtt: MqttCredentials, host: string, port: number): MqttClient {
+    return new MqttClient(this.#io, {
       endpoint: {
         host, port,
         ...(mqtt.ca !== undefined ? { ca: mqtt.ca } : {}),
@@ -673,17 +696,10 @@ export class Device {
       ...(mqtt.username !== undefined ? { username: mqtt.username } : {}),
       ...(mqtt.password !== undefined ? { password: mqtt.password } : {}),
       keepaliveSeconds: this.#config.keepaliveSeconds,
-      will: { topic: this.#topics.status, payload: utf8('{"online":false}'), qos: 1, retain: true },
+      will: { topic: this.#topics!.status, payload: utf8('{"online":false}'), qos: 1, retain: true },
       ...(this.#config.backoff ? { backoff: this.#config.backoff } : {}),
       ...(this.#config.maxOutbox !== undefined ? { maxOutbox: this.#config.maxOutbox } : {}),
     });
-    client.on((event) => {
-      if (this.#client === client) this.#onMqtt(event);
-    });
-    this.#client = client;
-    this.#publishRefusal.connecting();
-    this.#setState(this.#rotating ? "rotating" : "connecting");
-    client.start();
   }
 
   #onMqtt(event: ClientEvent): void {
@@ -697,7 +713,7 @@ export class Device {
         this.#log.info("tls-up", { clientId: this.#record?.mqtt?.clientId });
         break;
       case "online":
-        this.#log.info("online", { sessionPresent: event.sessionPresent, resent: event.resent });
+        this.#log.info("online", { sessionPresent: event.sessionPresent, resent: event.resent, ...(event.discarded ? { discarded: event.discarded } : {}) });
         if (this.#rotating) {
           this.#record = this.#store.commitRotation(this.#record!);
           this.#rotating = false;
@@ -726,7 +742,19 @@ export class Device {
         break;
       case "message":
         // Next turn: the session acknowledges the message first, so the broker does not redeliver it.
-        if (event.topic === this.#topics?.command) this.#io.timers.set(() => this.#onCommand(event.payload), 0);
+        if (event.topic === this.#topics?.command) {
+          this.#io.timers.set(() => {
+            try {
+              this.#onCommand(event.payload);
+            } catch (e) {
+              // A timer callback must not throw (on the board: abort, restart); the command is dropped.
+              this.#log.error("command-failed", { code: typeof (e as { code?: unknown })?.code === "string" ? (e as { code: string }).code : "exception" });
+            }
+          }, 0);
+        }
+        break;
+      case "fault":
+        this.#log.error("mqtt-fault", { where: event.where, code: event.code });
         break;
       case "subscribed":
         // The device subscribes to its command topic only; a refused one (0x80) proves nothing.

@@ -32,9 +32,11 @@ export function joinWifi(io: Io, creds: WifiCredentials, policy: WifiJoinPolicy,
   let timer: TimerId | undefined;
   let attemptId = 0;
   let joined = false;
+  let connecting = false; // a connect() issued and not answered yet
   const attempt = (): void => {
     timer = undefined;
     const id = ++attemptId;
+    connecting = true;
     log.info("wifi-joining", { ssidLength: creds.ssid.length, attempt: failures + 1 });
     wifi.connect({
       ssid: creds.ssid,
@@ -42,6 +44,7 @@ export function joinWifi(io: Io, creds: WifiCredentials, policy: WifiJoinPolicy,
       ...(creds.bssid !== undefined ? { bssid: creds.bssid } : {}),
       ...(creds.channel !== undefined && creds.channel > 0 ? { channel: creds.channel } : {}),
     }, (e) => {
+      if (id === attemptId && e.type !== "connecting") connecting = false;
       if (cancelled || id !== attemptId) return;
       if (e.type === "connected") {
         joined = true;
@@ -74,5 +77,9 @@ export function joinWifi(io: Io, creds: WifiCredentials, policy: WifiJoinPolicy,
     cancelled = true;
     if (timer !== undefined) io.timers.clear(timer);
     timer = undefined;
+    // An attempt still under way is aborted: left running, the station would go on joining for
+    // nobody, and its driver's callbacks would outlive the lifecycle that asked for them (in the XS
+    // suite they reached a device already gone: "host: unknown device").
+    if (!joined && attemptId > 0 && connecting) wifi.disconnect();
   };
 }

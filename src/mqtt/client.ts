@@ -1,5 +1,11 @@
 // The thin driver that wires an MqttSession to a TLS socket and the I/O timers, and reconnects
 // with backoff. All protocol decisions live in session.ts; this file only moves bytes and time.
+//
+// No exception leaves a socket or timer callback (on the board it would abort XS and restart the
+// chip): whatever throws in one — a write to a socket that just died, a listener, the I/O itself —
+// is a "fault": the connection is dropped and dialled again after the usual back-off, and a
+// "fault" event says where. The public methods throw only MqttInputError (bad topic, payload,
+// client ID, credentials: checked before anything is queued) and OutboxFull, to their caller.
 import type { Io, Socket, SocketError, TimerId } from "../io/io.js";
 import type { Secret } from "../secrets/secret.js";
 import { backoffDelay, DEFAULT_BACKOFF, randomUnit, type BackoffPolicy } from "./backoff.js";
@@ -25,14 +31,16 @@ export type ClientEvent =
   | { readonly type: "dialing"; readonly attempt: number; readonly host: string; readonly port: number }
   /** TCP connected and the TLS handshake verified the broker: CONNECT goes out now. */
   | { readonly type: "transport-up" }
-  | { readonly type: "online"; readonly sessionPresent: boolean; readonly resent: number }
+  | { readonly type: "online"; readonly sessionPresent: boolean; readonly resent: number; readonly discarded?: number }
   | { readonly type: "offline"; readonly reason: OfflineReason; readonly detail?: string; readonly socketError?: SocketError }
   /** The broker refused the CONNECT. Transient refusals are retried; others stop the client. */
   | { readonly type: "refused"; readonly reason: ConnackReason; readonly willRetry: boolean }
   | { readonly type: "backoff"; readonly delayMs: number; readonly attempt: number }
   | { readonly type: "message"; readonly topic: string; readonly payload: Uint8Array; readonly qos: number; readonly retain: boolean }
   | { readonly type: "delivered"; readonly messageId: number; readonly topic: string }
-  | { readonly type: "subscribed"; readonly messageId: number; readonly granted: readonly number[] };
+  | { readonly type: "subscribed"; readonly messageId: number; readonly granted: readonly number[] }
+  /** Something threw inside a callback (`where`); `code` is the error's code, if it has one. The connection is redialled. */
+  | { readonly type: "fault"; readonly where: string; readonly code: string };
 
 export class MqttClient {
   readonly #io: Io;
@@ -45,6 +53,7 @@ export class MqttClient {
   #attempt = 0;
   #running = false;
 
+  /** Throws MqttInputError if the client ID, credentials or will cannot be encoded. */
   constructor(io: Io, options: ClientOptions) {
     this.#io = io;
     this.#options = options;
@@ -61,20 +70,22 @@ export class MqttClient {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#dial();
+    this.#guard("dial", () => this.#dial());
   }
 
   /** Say goodbye to the broker (no will is published) and stop reconnecting. */
   stop(): void {
     this.#running = false;
-    this.#clearRetry();
-    this.#apply(this.#session.disconnect(this.#io.clock.now()));
-    this.#closeSocket();
+    this.#guard("stop", () => {
+      this.#clearRetry();
+      this.#apply(this.#session.disconnect(this.#io.clock.now()));
+      this.#closeSocket();
+    });
   }
 
   publish(topic: string, payload: Uint8Array, options: { qos?: 0 | 1; retain?: boolean } = {}): number {
-    const { messageId, actions } = this.#session.publish(topic, payload, options.qos ?? 1, options.retain ?? false, this.#io.clock.now());
-    this.#apply(actions);
+    const { messageId, actions } = this.#session.publish(topic, payload, options.qos ?? 1, options.retain ?? false, this.#now());
+    this.#guard("publish", () => this.#apply(actions));
     return messageId;
   }
 
@@ -84,7 +95,8 @@ export class MqttClient {
   }
 
   subscribe(topic: string, qos: 0 | 1 = 1): void {
-    this.#apply(this.#session.subscribe(topic, qos, this.#io.clock.now()));
+    const actions = this.#session.subscribe(topic, qos, this.#now());
+    this.#guard("subscribe", () => this.#apply(actions));
   }
 
   #dial(): void {
@@ -100,21 +112,21 @@ export class MqttClient {
       ...(e.serverName !== undefined ? { serverName: e.serverName } : {}),
       ...(e.clientCertificate !== undefined ? { clientCertificate: e.clientCertificate } : {}),
       ...(e.clientKey !== undefined ? { clientKey: e.clientKey } : {}),
-      onWritable: () => {
+      onWritable: () => this.#guard("onWritable", () => {
         if (!isCurrent() || this.#session.state !== "dialing") return; // later calls: send buffer drained
         this.#emit({ type: "transport-up" });
         this.#apply(this.#session.transportUp(this.#io.clock.now()));
-      },
-      onReadable: () => {
+      }),
+      onReadable: () => this.#guard("onReadable", () => {
         if (!isCurrent()) return;
         const bytes = socket!.read();
         if (bytes) this.#apply(this.#session.receive(bytes, this.#io.clock.now()));
-      },
-      onError: (error) => {
+      }),
+      onError: (error) => this.#guard("onError", () => {
         if (!isCurrent()) return;
         this.#socket = undefined;
         this.#apply(this.#session.transportDown(`${error.kind}: ${error.message}`), error);
-      },
+      }),
     });
     this.#socket = socket;
     this.#schedule();
@@ -155,11 +167,15 @@ export class MqttClient {
     const delayMs = backoffDelay(this.#options.backoff ?? DEFAULT_BACKOFF, this.#attempt, randomUnit(this.#io.random));
     this.#emit({ type: "backoff", delayMs, attempt: this.#attempt });
     this.#attempt++;
+    this.#armRetry(delayMs);
+  }
+
+  #armRetry(delayMs: number): void {
     this.#clearRetry();
-    this.#retryTimer = this.#io.timers.set(() => {
+    this.#retryTimer = this.#io.timers.set(() => this.#guard("retry timer", () => {
       this.#retryTimer = undefined;
       if (this.#running) this.#dial();
-    }, delayMs);
+    }), delayMs);
   }
 
   /** One timer for the session's next deadline (dial, CONNACK, keepalive, ping). */
@@ -169,10 +185,52 @@ export class MqttClient {
     const deadline = this.#session.nextDeadline();
     if (deadline === undefined) return;
     const delay = Math.max(0, deadline - this.#io.clock.now());
-    this.#timer = this.#io.timers.set(() => {
+    this.#timer = this.#io.timers.set(() => this.#guard("session timer", () => {
       this.#timer = undefined;
       this.#apply(this.#session.tick(this.#io.clock.now()));
-    }, delay);
+    }), delay);
+  }
+
+  /** Run a callback's work; anything it throws becomes a fault instead of leaving the callback. */
+  #guard(where: string, work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.#fault(where, error);
+    }
+  }
+
+  /**
+   * Drop the connection and dial again after a back-off, as after a transport failure. Each step
+   * is fenced on its own: the retry is armed before any listener hears of it, and nothing here may
+   * throw (the I/O itself may be what failed).
+   */
+  #fault(where: string, error: unknown): void {
+    const code = typeof (error as { code?: unknown } | null)?.code === "string" ? (error as { code: string }).code : "exception";
+    const socket = this.#socket;
+    this.#socket = undefined;
+    try { socket?.close(); } catch { /* already finished */ }
+    const notices: ClientEvent[] = [{ type: "fault", where, code }];
+    try {
+      for (const action of this.#session.fault(`${where} threw (${code})`)) {
+        if (action.type === "offline") notices.push(action);
+      }
+      if (this.#running) {
+        const delayMs = backoffDelay(this.#options.backoff ?? DEFAULT_BACKOFF, this.#attempt, randomUnit(this.#io.random));
+        this.#attempt++;
+        this.#armRetry(delayMs);
+        notices.push({ type: "backoff", delayMs, attempt: this.#attempt - 1 });
+      }
+      if (this.#timer !== undefined) this.#io.timers.clear(this.#timer);
+      this.#timer = undefined;
+    } catch { /* the I/O is failing too: nothing more can be done from here */ }
+    for (const notice of notices) {
+      try { this.#emit(notice); } catch { /* a listener failing on the fault report is not a new fault */ }
+    }
+  }
+
+  #now(): number {
+    return this.#io.clock.now();
   }
 
   #closeSocket(): void {

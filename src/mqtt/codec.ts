@@ -606,21 +606,32 @@ class BodyWriter {
   }
 }
 
-function encodeString(what: string, text: unknown): Uint8Array {
-  if (typeof text !== "string") throw new MqttEncodeError("bad-string", `${what} is not a string`);
+/**
+ * Why `text` cannot travel as an MQTT UTF-8 string (§1.5.3), or undefined if it can. The reason
+ * names the rule only, never the text: callers validating user names or topics can report it.
+ */
+export function mqttStringProblem(text: unknown): string | undefined {
+  if (typeof text !== "string") return "is not a string";
+  let bytes = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 0) throw new MqttEncodeError("bad-string", `${what} contains U+0000 [MQTT-1.5.3-2]`);
-    if (c >= 0xdc00 && c <= 0xdfff) throw new MqttEncodeError("bad-string", `${what} has a lone surrogate`);
+    if (c === 0) return "contains U+0000 [MQTT-1.5.3-2]";
+    if (c >= 0xdc00 && c <= 0xdfff) return "has a lone surrogate";
     if (c >= 0xd800 && c <= 0xdbff) {
       const d = text.charCodeAt(i + 1); // NaN past the end
-      if (!(d >= 0xdc00 && d <= 0xdfff)) throw new MqttEncodeError("bad-string", `${what} has a lone surrogate`);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) return "has a lone surrogate";
       i++;
-    }
+      bytes += 4;
+    } else bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : 3;
   }
-  const bytes = utf8(text);
-  if (bytes.length > 0xffff) throw new MqttEncodeError("bad-string", `${what} is ${bytes.length} UTF-8 bytes, at most 65535 fit`);
-  return bytes;
+  if (bytes > 0xffff) return `is ${bytes} UTF-8 bytes, at most 65535 fit`;
+  return undefined;
+}
+
+function encodeString(what: string, text: unknown): Uint8Array {
+  const problem = mqttStringProblem(text);
+  if (problem !== undefined) throw new MqttEncodeError("bad-string", `${what} ${problem}`);
+  return utf8(text as string);
 }
 
 function checkFlag(what: string, value: unknown): boolean {

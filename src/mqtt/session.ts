@@ -8,9 +8,17 @@
 //      +-----------------+---- transport down / timeout ---+-----------------------+
 //
 // QoS 1 messages stay in the outbox until PUBACKed and are sent again, with DUP, after every
-// reconnect (clean session is off, as MQTT 3.1.1 §4.4 requires for redelivery).
+// reconnect (clean session is off, as MQTT 3.1.1 §4.4 requires for redelivery). They are resent
+// before the "online" notice, so whatever its listeners publish goes out after older messages
+// (a retained topic ends with the newest value). A clean-session CONNECT starts a new session:
+// messages the old session sent and never saw acknowledged are dropped, not resent.
+//
+// Everything a caller hands in (client ID, credentials, will, topics, payloads) is checked with the
+// encoder's rules when it is handed in (input.ts), so no encoder error can surface later.
 import type { Secret } from "../secrets/secret.js";
-import { encodePacket, MqttDecodeError, PacketReader, type MqttPacket } from "./codec.js";
+import { DEFAULT_MAX_PACKET_SIZE, encodePacket, MqttDecodeError, PacketReader, type MqttPacket } from "./codec.js";
+import { checkClientId, checkCredentials, checkPayload, checkTopicFilter, checkTopicName, MqttInputError } from "./input.js";
+import { utf8 } from "../bytes/bytes.js";
 
 export type ConnackReason =
   | "unacceptable-protocol"
@@ -49,7 +57,9 @@ export type OfflineReason =
   | "keepalive-timeout"
   | "protocol-error"
   | "refused"
-  | "stopped";
+  | "stopped"
+  /** The driver's own code threw inside a callback: the connection is dropped and dialled again. */
+  | "fault";
 
 export interface Will {
   readonly topic: string;
@@ -73,13 +83,15 @@ export interface SessionOptions {
   readonly pingTimeoutMs?: number;
   /** QoS 1 messages kept while unacknowledged or offline; beyond this publish() refuses. */
   readonly maxOutbox?: number;
+  /** Largest packet accepted from the broker, and largest PUBLISH accepted from the caller (bytes). */
   readonly maxPacketSize?: number;
 }
 
 export type SessionAction =
   | { readonly type: "send"; readonly bytes: Uint8Array }
   | { readonly type: "close" }
-  | { readonly type: "online"; readonly sessionPresent: boolean; readonly resent: number }
+  /** `discarded`: messages of the previous session a clean-session connect dropped instead of resending. */
+  | { readonly type: "online"; readonly sessionPresent: boolean; readonly resent: number; readonly discarded?: number }
   | { readonly type: "offline"; readonly reason: OfflineReason; readonly detail?: string }
   | { readonly type: "refused"; readonly reason: ConnackReason }
   | { readonly type: "message"; readonly topic: string; readonly payload: Uint8Array; readonly qos: number; readonly retain: boolean }
@@ -107,12 +119,23 @@ export class MqttSession {
   #lastSent = 0;
   #pingOutstanding = false;
   #nextId = 1;
+  #discarded = 0; // dropped by the clean-session CONNECT now under way
   readonly #outbox = new Map<number, OutboxEntry>(); // insertion order = publish order
   readonly #subscriptions = new Map<string, 0 | 1>();
-  readonly #pendingSubscribes = new Set<number>();
+  readonly #pendingSubscribes = new Map<number, readonly string[]>(); // SUBSCRIBE sent, SUBACK awaited
+  /** Filters the broker has not acknowledged yet: sent at the next CONNACK even if it kept the session. */
+  readonly #unacknowledgedFilters = new Set<string>();
   readonly #inboundQos2 = new Set<number>();
 
+  /** Throws MqttInputError for a client ID, user name, password or will the CONNECT encoder would refuse. */
   constructor(options: SessionOptions) {
+    checkClientId(options.clientId, options.cleanSession ?? false);
+    checkCredentials(options.username, options.password);
+    if (options.will) {
+      checkTopicName(options.will.topic, "will topic");
+      const payload: unknown = options.will.payload;
+      if (!(payload instanceof Uint8Array) || payload.length > 0xffff) throw new MqttInputError("bad-payload", "will message must be at most 65535 bytes");
+    }
     this.#options = options;
     this.#reader = this.#newReader();
   }
@@ -132,6 +155,15 @@ export class MqttSession {
     this.#state = "connecting";
     this.#deadline = now + (this.#options.connackTimeoutMs ?? 10_000);
     const o = this.#options;
+    if (o.cleanSession) {
+      // The broker will forget the old session: what it sent us and what we sent it is void.
+      for (const [id, entry] of this.#outbox) {
+        if (!entry.sent) continue;
+        this.#outbox.delete(id);
+        this.#discarded++;
+      }
+      this.#inboundQos2.clear();
+    }
     return [this.#send({
       type: "connect",
       clientId: o.clientId,
@@ -196,6 +228,8 @@ export class MqttSession {
    * QoS 0 is sent only while online (at most once) and returns 0.
    */
   publish(topic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean, now: number): { messageId: number; actions: SessionAction[] } {
+    checkTopicName(topic);
+    checkPayload(payload, utf8(topic).length, this.#maxPacketSize() - 5); // 5: fixed header
     if (qos === 0) {
       const actions = this.#state === "online" ? [this.#send({ type: "publish", topic, payload, qos: 0, retain, dup: false }, now)] : [];
       return { messageId: 0, actions };
@@ -214,8 +248,16 @@ export class MqttSession {
   }
 
   subscribe(topic: string, qos: 0 | 1, now: number): SessionAction[] {
+    checkTopicFilter(topic);
     this.#subscriptions.set(topic, qos);
+    this.#unacknowledgedFilters.add(topic);
     return this.#state === "online" ? [this.#sendSubscribe([[topic, qos]], now)] : [];
+  }
+
+  /** The driver failed inside one of its callbacks: drop this connection (it dials again). */
+  fault(detail: string): SessionAction[] {
+    if (this.#state === "offline") return [];
+    return this.#goOffline("fault", detail, true);
   }
 
   /** Orderly goodbye: DISCONNECT (the broker then discards the will), then close. */
@@ -248,7 +290,10 @@ export class MqttSession {
         this.#inboundQos2.delete(packet.messageId);
         return [this.#send({ type: "pubcomp", messageId: packet.messageId }, now)];
       case "suback":
-        if (!this.#pendingSubscribes.delete(packet.messageId)) return [];
+        const filters = this.#pendingSubscribes.get(packet.messageId);
+        if (!filters) return [];
+        this.#pendingSubscribes.delete(packet.messageId);
+        for (const f of filters) this.#unacknowledgedFilters.delete(f);
         return [{ type: "subscribed", messageId: packet.messageId, granted: packet.granted }];
       case "unsuback":
       case "pingresp":
@@ -276,14 +321,18 @@ export class MqttSession {
     this.#pingOutstanding = false;
     const actions: SessionAction[] = [];
     let resent = 0;
-    if (!sessionPresent && this.#subscriptions.size > 0) {
-      actions.push(this.#sendSubscribe([...this.#subscriptions], now));
+    const filters = sessionPresent ? [...this.#subscriptions].filter(([f]) => this.#unacknowledgedFilters.has(f)) : [...this.#subscriptions];
+    if (filters.length > 0) {
+      actions.push(this.#sendSubscribe(filters, now));
     }
     for (const [id, entry] of this.#outbox) {
       if (entry.sent) resent++;
       actions.push(this.#sendEntry(id, entry, now));
     }
-    actions.unshift({ type: "online", sessionPresent, resent });
+    // Last: what the listeners of "online" publish must follow the resends, not overtake them.
+    const discarded = this.#discarded;
+    this.#discarded = 0;
+    actions.push(discarded > 0 ? { type: "online", sessionPresent, resent, discarded } : { type: "online", sessionPresent, resent });
     return actions;
   }
 
@@ -305,7 +354,7 @@ export class MqttSession {
 
   #sendSubscribe(filters: readonly (readonly [string, 0 | 1])[], now: number): SessionAction {
     const messageId = this.#allocateId();
-    this.#pendingSubscribes.add(messageId);
+    this.#pendingSubscribes.set(messageId, filters.map(([f]) => f));
     return this.#send({ type: "subscribe", messageId, subscriptions: filters.map(([topic, qos]) => ({ topic, qos })) }, now);
   }
 
@@ -323,7 +372,11 @@ export class MqttSession {
     throw new OutboxFull("no free MQTT message identifier");
   }
 
+  #maxPacketSize(): number {
+    return this.#options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
+  }
+
   #newReader(): PacketReader {
-    return new PacketReader({ maxPacketSize: this.#options.maxPacketSize ?? 256 * 1024 });
+    return new PacketReader({ maxPacketSize: this.#maxPacketSize() });
   }
 }

@@ -100,7 +100,7 @@ export const scenarios: Scenario[] = [
       s.dial(30);
       s.transportUp(31);
       const back = s.receive(bytesOf({ type: "connack", sessionPresent: true, returnCode: 0 }), 32);
-      checkEqual(kinds(back), ["online", "send:publish", "send:publish"], "both go out after CONNACK");
+      checkEqual(kinds(back), ["send:publish", "send:publish", "online"], "both go out after CONNACK, before the online notice");
       const [p1, p2] = sent(back);
       check(p1?.type === "publish" && p1.dup && p1.messageId === first.messageId, "first resent with DUP");
       check(p2?.type === "publish" && !p2.dup && p2.messageId === second.messageId, "second sent fresh");
