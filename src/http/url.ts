@@ -1,5 +1,6 @@
 // "https://host[:port]/path" → parts. XS has no URL global on the board, and we need only this.
 import { HttpError } from "./codec.js";
+import { quoteUrl } from "../log/url-redaction.js";
 
 export interface HttpUrl {
   readonly scheme: "http" | "https";
@@ -13,7 +14,7 @@ export interface HttpUrl {
 
 export function parseHttpUrl(url: string): HttpUrl {
   const m = /^(https?):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?(\/[\x21-\x7e]*)?$/.exec(url);
-  if (!m) throw new HttpError("bad-request", `URL must look like https://host[:port]/path (got ${JSON.stringify(url.slice(0, 80))})`);
+  if (!m) throw new HttpError("bad-request", `URL must look like https://host[:port]/path (got ${quoteUrl(url)})`);
   const scheme = m[1] as "http" | "https";
   const fallback = scheme === "https" ? 443 : 80;
   const port = m[3] === undefined ? fallback : Number(m[3]);

@@ -48,7 +48,7 @@ import { fromUtf8, utf8 } from "../bytes/bytes.js";
 import { Secret } from "../secrets/secret.js";
 import { Logger } from "../log/logger.js";
 import { generateIdentity, nodeIdOf } from "../identity/identity.js";
-import { CredentialStore } from "../storage/credential-store.js";
+import { CredentialStore, StoreRefused } from "../storage/credential-store.js";
 import { parseBrokerUrl, type CredentialRecord, type MqttCredentials } from "../storage/credential-record.js";
 import { MqttClient, type ClientEvent } from "../mqtt/client.js";
 import { OutboxFull, refusalNeedsOnboarding, type ConnackReason } from "../mqtt/session.js";
@@ -223,7 +223,14 @@ export class Device {
       this.#setState("store-unreadable", stored.error.code);
       return { firstBoot, nodeId: undefined, state: this.#state };
     }
-    if (stored.status === "empty") {
+    if (stored.status === "corrupt") {
+      // Nothing intact is left: the unit must start over, but not silently.
+      this.#log.error("store-corrupt", { damagedSlots: stored.damaged, next: "new identity" });
+    }
+    if (stored.status === "ok" && stored.skipped) {
+      this.#log.warn("store-fallback", { code: stored.skipped.code, detail: stored.skipped.message, next: "older record" });
+    }
+    if (stored.status === "empty" || stored.status === "corrupt") {
       firstBoot = true;
       this.#record = { version: 1, identity: generateIdentity(this.#io) };
       this.#store.save(this.#record);
@@ -369,18 +376,20 @@ export class Device {
     this.#emit({ type: "provisioning", event: e });
     switch (e.type) {
       case "user-mapping-requested":
-        this.#record = mappingRequested(this.#record!, e.userId, e.secretKey);
-        this.#store.save(this.#record);
-        this.#log.info("user-mapping-pending", { userId: e.userId, reset: this.#record.user?.pending?.reset ?? false });
+        if (!this.#trySave(mappingRequested(this.#record!, e.userId, e.secretKey), "user-mapping")) break;
+        this.#log.info("user-mapping-pending", { userId: e.userId, reset: this.#record!.user?.pending?.reset ?? false });
         this.#forgetMappingPublish(); // a new pair (the user retrying) gets its own publish and bounds
         if (this.#state === "online") this.#publishMapping();
         break;
-      case "wifi-connected":
-        this.#record = { ...this.#record!, wifi: { ssid: e.ssid, passphrase: e.passphrase, ...(e.bssid.length === 6 ? { bssid: e.bssid } : {}), ...(e.channel > 0 ? { channel: e.channel } : {}) } };
-        this.#store.save(this.#record);
-        this.#log.info("wifi-stored", { ip: e.ip });
+      case "wifi-connected": {
+        // The channel is only a hint for the next join: one outside the Wi-Fi bands (1..196) is dropped, not stored.
+        const channel = Number.isInteger(e.channel) && e.channel >= 1 && e.channel <= 196 ? e.channel : undefined;
+        if (channel === undefined && e.channel !== 0) this.#log.warn("wifi-channel-ignored", { channel: e.channel });
+        const wifi = { ssid: e.ssid, passphrase: e.passphrase, ...(e.bssid.length === 6 ? { bssid: e.bssid } : {}), ...(channel !== undefined ? { channel } : {}) };
+        if (this.#trySave({ ...this.#record!, wifi }, "wifi")) this.#log.info("wifi-stored", { ip: e.ip });
         this.#linkUp(); // the window closes by itself once the app has read "connected"
         break;
+      }
       case "wifi-lost":
         if (this.#linked) this.#linkLost(e.reason);
         break;
@@ -507,6 +516,22 @@ export class Device {
     }
   }
 
+  /**
+   * The one save of a value that came from outside (a reply, a command, the phone): the store
+   * refuses, before writing, a record it could not read back; then nothing changes and false is returned.
+   */
+  #trySave(next: CredentialRecord, what: string): boolean {
+    try {
+      this.#store.save(next);
+    } catch (e) {
+      if (!(e instanceof StoreRefused)) throw e;
+      this.#log.error("store-refused", { what, code: e.code, detail: e.message });
+      return false;
+    }
+    this.#record = next;
+    return true;
+  }
+
   /** Orderly shutdown: announce offline (retained), disconnect, stop timers. */
   shutdown(): void {
     this.#generation++;
@@ -536,6 +561,12 @@ export class Device {
     this.shutdown();
     this.#store.factoryReset();
     if (this.#record) this.#record = { version: this.#record.version, identity: this.#record.identity };
+    else {
+      // A reset from "store-unreadable": nothing of the old record was usable, so a new identity.
+      this.#record = { version: 1, identity: generateIdentity(this.#io.random) };
+      this.#store.save(this.#record);
+      this.#nodeId = nodeIdOf(this.#record.identity);
+    }
     this.#log.warn("factory-reset");
     this.#refusal = undefined;
     this.#onboardingRound = 0;
@@ -609,9 +640,12 @@ export class Device {
         // One store write replaces the old credentials with the new ones, atomically.
         // Wi-Fi and a pending user mapping stay; a stale rotation does not.
         const { pending: _stale, ...kept } = this.#record!;
-        this.#record = { ...kept, mqtt, strategy: { name: outcome.strategy, state: outcome.credentials.state ?? {} } };
-        this.#store.save(this.#record);
-        log.info("persisted", { strategy: outcome.strategy, clientId: mqtt.clientId });
+        if (!this.#trySave({ ...kept, mqtt, strategy: { name: outcome.strategy, state: outcome.credentials.state ?? {} } }, `credentials from ${outcome.strategy}`)) {
+          this.#refusal = undefined;
+          this.#roundFailed(`${outcome.strategy}: credentials the firmware cannot use`);
+          return;
+        }
+        log.info("persisted", { strategy: outcome.strategy });
       }
       // Counted as a success once the broker takes them: a refusal of fresh credentials is a failed round.
       this.#freshCredentials = !unchanged;
@@ -819,7 +853,13 @@ export class Device {
       password: Secret.fromString(rotate.password),
       ...(typeof rotate.clientId === "string" ? { clientId: rotate.clientId } : {}),
     };
-    this.#record = this.#store.beginRotation(this.#record!, pending);
+    try {
+      this.#record = this.#store.beginRotation(this.#record!, pending);
+    } catch (e) {
+      if (!(e instanceof StoreRefused)) throw e;
+      this.#log.warn("command-ignored", { reason: "rotation credentials the firmware cannot use", code: e.code, detail: e.message });
+      return;
+    }
     this.#log.info("rotation-pending", { username: pending.username });
     this.#stopTelemetry();
     this.#client?.stop();

@@ -4,6 +4,7 @@
 // which the core's typed errors keep free of secrets.
 import type { LogSink } from "../io/io.js";
 import { isSecret, REDACTED, type Secret } from "../secrets/secret.js";
+import { redactUrlUserInfo } from "./url-redaction.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogValue = string | number | boolean | null | undefined | Secret | readonly string[];
@@ -45,6 +46,7 @@ export class Logger {
         if (isSecret(value)) clean[key] = REDACTED;
         else if (Array.isArray(value)) clean[key] = value.join(",");
         else if (typeof value === "object" && value !== null) clean[key] = REDACTED; // not a LogValue: refuse to print it
+        else if (typeof value === "string") clean[key] = redactUrlUserInfo(value); // a URL's password never prints
         else clean[key] = value as string | number | boolean | null;
       }
     }

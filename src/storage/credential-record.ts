@@ -2,8 +2,13 @@
 // (MQTT endpoint and credentials), plus whatever the onboarding strategy needs to remember.
 // Encoded as UTF-8 JSON (readable in a flash dump, easy to migrate), binary secrets as hex;
 // decoded secrets are wrapped in Secret so they can never be logged by accident.
+// The decoder also applies the rules of each value's consumer (the MQTT encoder for client ID,
+// user name, password and topics; the Wi-Fi driver's ranges): the store decodes every record
+// before writing it, so a value the firmware could not use is refused before it reaches flash.
 import { fromHex, fromUtf8, toHex, utf8 } from "../bytes/bytes.js";
 import { Secret } from "../secrets/secret.js";
+import { quoteUrl } from "../log/url-redaction.js";
+import { checkClientId, checkCredentials, checkTopicName, MqttInputError } from "../mqtt/input.js";
 
 export const RECORD_VERSION = 1;
 
@@ -190,6 +195,7 @@ function decodeMqtt(m: Record<string, unknown>): MqttCredentials {
     for (const k of mapKeys(topics, "mqtt.topics")) copy[k] = string(topics[k], `mqtt.topics.${k}`);
     out.topics = copy;
   }
+  checkMqttUsable(out);
   return out;
 }
 
@@ -206,6 +212,22 @@ function decodeStrategy(s: Record<string, unknown>): StrategyState {
   return { name: string(s.name, "strategy.name"), state: copy };
 }
 
+/**
+ * Refuses credentials the MQTT client could not send: the device connects with a persistent
+ * session, so the client ID must be a non-empty MQTT string; user name, password and the cloud's
+ * topics must pass the encoder's rules (U+0000, lone surrogates, wildcards, 65535 bytes).
+ */
+export function checkMqttUsable(m: MqttCredentials): void {
+  try {
+    checkClientId(m.clientId, false);
+    checkCredentials(m.username, m.password);
+    for (const topic of Object.values(m.topics ?? {})) checkTopicName(topic, `mqtt.topics entry`);
+  } catch (e) {
+    if (e instanceof MqttInputError) throw new RecordError("bad-field", `mqtt: ${e.message}`);
+    throw e;
+  }
+}
+
 export interface BrokerAddress {
   readonly host: string;
   readonly port: number;
@@ -215,7 +237,7 @@ export interface BrokerAddress {
 export function parseBrokerUrl(url: string): BrokerAddress {
   const match = /^mqtts:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?\/?$/.exec(url);
   if (!match) {
-    throw new RecordError("bad-field", `broker URL must look like mqtts://host:port (got ${JSON.stringify(url.slice(0, 80))})`);
+    throw new RecordError("bad-field", `broker URL must look like mqtts://host:port (got ${quoteUrl(url)})`);
   }
   const port = match[2] === undefined ? 8883 : Number(match[2]);
   if (port < 1 || port > 65535) throw new RecordError("bad-field", `broker port ${port} is out of range`);

@@ -1,13 +1,36 @@
 // The device's credential store: one versioned CredentialRecord kept crash-consistently in flash.
+//
+// Loading takes the newest slot whose record decodes; a newer slot that is intact but not
+// understood (another firmware's record, a value this firmware refuses) does not block the boot
+// when the older slot decodes. Saving decodes the record about to be written first and refuses,
+// typed, what it could not read back: nothing reaches flash that would leave the unit unbootable.
+// A save that drops a secret the current record holds also overwrites the stale slot, so the old
+// secret (Wi-Fi passphrase, MQTT password, mapping key) leaves the flash.
 import type { KeyValueStorage } from "../io/io.js";
+import { toHex } from "../bytes/bytes.js";
 import { SlotPair } from "./slot-pair.js";
-import { decodeRecord, encodeRecord, RecordError, type CredentialRecord } from "./credential-record.js";
+import { decodeRecord, encodeRecord, RecordError, type CredentialRecord, type MqttCredentials } from "./credential-record.js";
 
 export type StoredRecord =
   | { readonly status: "empty" }
-  | { readonly status: "ok"; readonly record: CredentialRecord; readonly sequence: number }
+  /** `skipped`: a newer slot was intact but could not be decoded; this older record is used instead. */
+  | { readonly status: "ok"; readonly record: CredentialRecord; readonly sequence: number; readonly skipped?: RecordError }
   /** Intact in flash (checksum good) but not understood, e.g. written by newer firmware. Kept, not overwritten by a boot. */
-  | { readonly status: "unreadable"; readonly error: RecordError };
+  | { readonly status: "unreadable"; readonly error: RecordError }
+  /** Both slots present and neither intact (torn, bit-rotted, unreadable): as good as empty, but worth an error in the log. */
+  | { readonly status: "corrupt"; readonly damaged: number };
+
+export type StoreRefusalCode = "unreadable-record" | "too-large";
+
+/** A save refused before anything was written: the record would not read back. */
+export class StoreRefused extends Error {
+  constructor(readonly code: StoreRefusalCode, message: string) {
+    super(message);
+  }
+}
+
+/** NVS blob limit on the board (nvs_set_blob); a larger value would be refused by the chip mid-save. */
+export const MAX_RECORD_BYTES = 508_000 - 17;
 
 export class CredentialStore {
   readonly #slots: SlotPair;
@@ -17,19 +40,51 @@ export class CredentialStore {
   }
 
   load(): StoredRecord {
-    const slot = this.#slots.load();
-    if (!slot) return { status: "empty" };
-    try {
-      return { status: "ok", record: decodeRecord(slot.payload), sequence: slot.sequence };
-    } catch (e) {
-      if (e instanceof RecordError) return { status: "unreadable", error: e };
-      throw e;
+    const scan = this.#slots.scan();
+    let newest: RecordError | undefined;
+    for (const slot of scan.records) {
+      try {
+        const record = decodeRecord(slot.payload);
+        this.#slots.adopt(slot); // the next save overwrites the other slot, whatever it holds
+        return newest === undefined
+          ? { status: "ok", record, sequence: slot.sequence }
+          : { status: "ok", record, sequence: slot.sequence, skipped: newest };
+      } catch (e) {
+        if (!(e instanceof RecordError)) throw e;
+        newest ??= e;
+      }
     }
+    if (newest !== undefined) return { status: "unreadable", error: newest };
+    // One damaged slot beside an empty one is a first save cut short: nothing was lost. Both damaged is.
+    return scan.damaged.length === 2 ? { status: "corrupt", damaged: 2 } : { status: "empty" };
   }
 
-  /** Replace the record. A power cut at any byte leaves the previous record or this one. */
+  /**
+   * Replace the record. A power cut at any byte leaves the previous record or this one. Throws
+   * StoreRefused, having written nothing, if the record would not decode or not fit.
+   */
   save(record: CredentialRecord): void {
-    this.#slots.save(encodeRecord(record));
+    const bytes = encodeRecord(record);
+    try {
+      decodeRecord(bytes);
+    } catch (e) {
+      if (e instanceof RecordError) throw new StoreRefused("unreadable-record", `record refused before writing: ${e.message}`);
+      throw e;
+    }
+    if (bytes.length > MAX_RECORD_BYTES) throw new StoreRefused("too-large", `record of ${bytes.length} bytes exceeds the ${MAX_RECORD_BYTES}-byte limit`);
+    const previous = this.#slots.load();
+    let scrub = false;
+    if (previous) {
+      const kept = new Set(secretsOf(record));
+      let old: CredentialRecord | undefined;
+      try {
+        old = decodeRecord(previous.payload);
+      } catch {
+        old = undefined; // an unusable current record: overwrite the stale slot too
+      }
+      scrub = old === undefined || secretsOf(old).some((secret) => !kept.has(secret));
+    }
+    this.#slots.save(bytes, { scrub });
   }
 
   // Rotation: three single-record saves, so each step is as crash-safe as any save. Whatever
@@ -72,4 +127,18 @@ export class CredentialStore {
     }
     this.save({ version: current.record.version, identity: current.record.identity });
   }
+}
+
+/** Every secret a record holds, as hex, to tell which ones a save drops. */
+function secretsOf(record: CredentialRecord): string[] {
+  const out = [toHex(record.identity.secretKey.revealBytes())];
+  const mqtt = (m: MqttCredentials | undefined) => {
+    if (m?.password) out.push(toHex(m.password.revealBytes()));
+    if (m?.clientKey) out.push(toHex(m.clientKey.revealBytes()));
+  };
+  mqtt(record.mqtt);
+  mqtt(record.pending);
+  if (record.wifi) out.push(toHex(record.wifi.passphrase.revealBytes()));
+  if (record.user?.pending) out.push(toHex(record.user.pending.secretKey.revealBytes()));
+  return out;
 }

@@ -10,6 +10,11 @@
 // Whatever byte the power dies on, the current slot is untouched, so the next boot reads either
 // the old record (new slot torn or absent) or the new one (new slot whole, higher sequence).
 // Loading only reads: a normal reboot writes nothing.
+//
+// A save that makes the previous record obsolete for good (it held a secret the new one dropped)
+// also overwrites the stale slot with the new frame, so the old secret leaves the flash. That is
+// a second write after the first has completed: a cut during it leaves the new slot intact, so at
+// every byte one valid record (the new one) remains.
 import type { KeyValueStorage } from "../io/io.js";
 import { crc32 } from "../bytes/bytes.js";
 
@@ -22,6 +27,13 @@ export interface SlotRecord {
   readonly payload: Uint8Array;
   readonly sequence: number;
   readonly slot: "a" | "b";
+}
+
+/** What the two slots hold: intact records (newest first) and slots present but unusable. */
+export interface SlotScan {
+  readonly records: readonly SlotRecord[];
+  /** Slots holding bytes that are not an intact frame (torn, bit-rotted), or whose read failed. */
+  readonly damaged: readonly ("a" | "b")[];
 }
 
 export class SlotPair {
@@ -37,20 +49,41 @@ export class SlotPair {
 
   /** The newest intact record, or undefined if neither slot holds one. */
   load(): SlotRecord | undefined {
-    if (this.#current === null) {
-      const a = this.#read("a");
-      const b = this.#read("b");
-      this.#current = a && b ? (isNewerSequence(b.sequence, a.sequence) ? b : a) : (a ?? b);
-    }
+    if (this.#current === null) this.#current = this.scan().records[0];
     return this.#current;
   }
 
-  save(payload: Uint8Array): SlotRecord {
+  /** Read both slots (reads only). A read that throws (e.g. a non-blob NVS value) is a damaged slot. */
+  scan(): SlotScan {
+    const records: SlotRecord[] = [];
+    const damaged: ("a" | "b")[] = [];
+    for (const slot of ["a", "b"] as const) {
+      const read = this.#read(slot);
+      if (read === "damaged") damaged.push(slot);
+      else if (read) records.push(read);
+    }
+    if (records.length === 2 && isNewerSequence(records[1]!.sequence, records[0]!.sequence)) records.reverse();
+    return { records, damaged };
+  }
+
+  /** From now on `record` (one of `scan()`'s) counts as the current one: the next save overwrites the other slot. */
+  adopt(record: SlotRecord): void {
+    this.#current = record;
+  }
+
+  /**
+   * Write `payload` to the slot not holding the current record, with the next sequence number.
+   * With `scrub`, then overwrite the other slot with the same frame: the previous record is gone.
+   */
+  save(payload: Uint8Array, options: { scrub?: boolean } = {}): SlotRecord {
     const current = this.load();
     const slot = current?.slot === "a" ? "b" : "a";
+    const other = slot === "a" ? "b" : "a";
     const sequence = ((current?.sequence ?? 0) + 1) >>> 0;
-    this.#storage.write(this.#keys[slot], frame(payload, sequence));
+    const bytes = frame(payload, sequence);
+    this.#storage.write(this.#keys[slot], bytes);
     this.#current = { payload: payload.slice(), sequence, slot };
+    if (options.scrub && current !== undefined) this.#storage.write(this.#keys[other], bytes);
     return this.#current;
   }
 
@@ -63,11 +96,17 @@ export class SlotPair {
     this.#current = undefined;
   }
 
-  #read(slot: "a" | "b"): SlotRecord | undefined {
-    const bytes = this.#storage.read(this.#keys[slot]);
-    if (!bytes) return undefined;
+  #read(slot: "a" | "b"): SlotRecord | undefined | "damaged" {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = this.#storage.read(this.#keys[slot]);
+    } catch {
+      return "damaged"; // the board throws for a key of another type, or a failing read
+    }
+    if (bytes === undefined) return undefined;
+    if (!(bytes instanceof Uint8Array)) return "damaged";
     const parsed = unframe(bytes);
-    return parsed && { ...parsed, slot };
+    return parsed ? { ...parsed, slot } : "damaged";
   }
 }
 

@@ -86,7 +86,7 @@ export const scenarios: Scenario[] = [
     },
   },
   {
-    name: "lifecycle: pending mapping in flash → joins stored Wi-Fi, online, published once at QoS 1, confirmed in one write; reboot publishes nothing and writes nothing",
+    name: "lifecycle: pending mapping in flash → joins stored Wi-Fi, online, published once at QoS 1, confirmed in one write (and the stale slot overwritten); reboot publishes nothing and writes nothing",
     needs: ["broker"],
     async run(ctx: ScenarioContext) {
       const broker = ctx.broker!;
@@ -100,7 +100,8 @@ export const scenarios: Scenario[] = [
       const { device, events } = boot(unit, config());
       checkEqual(device.state, "wifi-joining", "joins the stored network first");
       await waitFor(unit.io, () => events.some((e) => e.type === "user-mapping" && e.status === "delivered"), 15_000, "mapping delivered");
-      checkEqual(unit.flash.writeCount, 1, "one flash write: the confirmation");
+      checkEqual(unit.flash.writeCount, 2, "two flash writes: the confirmation, then the stale slot overwritten (M2)");
+      for (const key of ["cred.a", "cred.b"]) check(!Array.from(unit.io.storage.read(key) ?? [], (b) => String.fromCharCode(b)).join("").includes("sk-42"), `the delivered secret key has left ${key}`);
       await waitFor(watcher.io, () => obs.messages.length > 0, 10_000, "observer got the mapping");
       checkEqual(obs.messages.map((m) => m.payload), [userMappingPayload(start.nodeId, "new-user", "sk-42", true)], "published once, reset since the user changed");
       const stored = new CredentialStore(unit.io.storage).load();
