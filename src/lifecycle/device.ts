@@ -563,9 +563,9 @@ export class Device {
     if (this.#record) this.#record = { version: this.#record.version, identity: this.#record.identity };
     else {
       // A reset from "store-unreadable": nothing of the old record was usable, so a new identity.
-      this.#record = { version: 1, identity: generateIdentity(this.#io.random) };
+      this.#record = { version: 1, identity: generateIdentity(this.#io) };
       this.#store.save(this.#record);
-      this.#nodeId = nodeIdOf(this.#record.identity);
+      this.#nodeId = nodeIdOf(this.#io.crypto, this.#record.identity);
     }
     this.#log.warn("factory-reset");
     this.#refusal = undefined;

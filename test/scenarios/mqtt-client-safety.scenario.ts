@@ -73,7 +73,7 @@ function trappedIo(io: Io) {
       set: (callback, ms) => { trip("timer-set"); return io.timers.set(trap("timer", callback)!, ms); },
       clear: (id) => io.timers.clear(id),
     },
-    clock: { now: () => { trip("clock"); return io.clock.now(); } },
+    clock: { now: () => { trip("clock"); return io.clock.now(); }, monotonic: () => { trip("clock"); return io.clock.monotonic(); } },
   };
   return { io: trapped, escaped, arm: (fault: Fault) => { armed = fault; }, get armed() { return armed; } };
 }
