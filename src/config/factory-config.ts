@@ -3,6 +3,7 @@
 // facts (MAC, serial, node key) come from the device itself. Validation is strict and names the
 // offending field, so a bad build fails at boot with a readable message instead of misbehaving.
 import { parseBrokerUrl, RecordError } from "../storage/credential-record.js";
+import { BOARD_LIMITS, LIMIT_RANGES, type SizeLimits } from "./limits.js";
 import { HttpError } from "../http/codec.js";
 import { parseHttpUrl } from "../http/url.js";
 import { BOOTSTRAP_VERSIONS, bootstrapProfile, LEGACY_VERSION, type BootstrapGeneration, type BootstrapVersion } from "../onboarding/bootstrap-version.js";
@@ -159,6 +160,8 @@ export interface FactoryConfig {
   readonly hub?: HubConfig;
   readonly userMapping?: UserMappingConfig;
   /** Attempts per strategy for transient failures, and the delays between them. */
+  /** MQTT and HTTP size limits; absent fields take the board defaults (config/limits.ts). */
+  readonly limits?: SizeLimits;
   readonly retry: {
     readonly attempts: number; readonly initialMs: number; readonly maxMs: number;
     /** Failed chain rounds in a row before the unit parks in "onboarding-failed"; absent = never park. */
@@ -166,6 +169,21 @@ export interface FactoryConfig {
     /** Parked: one more round after this long (default 1 hour). */
     readonly parkedRetryMs?: number;
   };
+}
+
+function parseLimits(value: unknown): SizeLimits {
+  if (value === undefined) return BOARD_LIMITS;
+  const l = obj(value, "limits");
+  known(l, "limits", Object.keys(LIMIT_RANGES));
+  const out: Record<string, number> = { ...BOARD_LIMITS };
+  for (const key of Object.keys(LIMIT_RANGES) as (keyof SizeLimits)[]) {
+    const v = l[key];
+    if (v === undefined) continue;
+    const [min, max] = LIMIT_RANGES[key];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(`limits.${key}`, `must be an integer from ${min} to ${max} (bytes)`);
+    out[key] = v;
+  }
+  return out as unknown as SizeLimits;
 }
 
 export class ConfigError extends Error {
@@ -186,7 +204,7 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
     }
   }
   const root = obj(json, "(root)");
-  known(root, "(root)", ["chain", "broker", "bootstrap", "register", "shared", "hub", "userMapping", "retry"]);
+  known(root, "(root)", ["chain", "broker", "bootstrap", "register", "shared", "hub", "userMapping", "retry", "limits"]);
   const chainRaw = root.chain;
   if (!Array.isArray(chainRaw) || chainRaw.length === 0) throw new ConfigError("chain", `must be a non-empty array of ${STRATEGY_NAMES.join(" | ")}`);
   const chain: StrategyName[] = [];
@@ -219,6 +237,7 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
     chain,
     ...(broker ? { broker } : {}),
     retry: { attempts: 3, initialMs: 2_000, maxMs: 60_000 },
+    limits: parseLimits(root.limits),
   };
 
   if (root.bootstrap !== undefined) {

@@ -2,6 +2,7 @@
 // Enough of RFC 9112 for talking to provisioning services: Content-Length and chunked bodies,
 // or a body delimited by the connection closing. Every limit is explicit (the board has tens of
 // kilobytes of heap) and every malformed reply is a typed HttpError, never a crash.
+import { BOARD_LIMITS } from "../config/limits.js";
 import { concat, fromUtf8, utf8 } from "../bytes/bytes.js";
 
 export type HttpErrorCode =
@@ -50,7 +51,8 @@ export interface HttpLimits {
   readonly maxBodyBytes: number;
 }
 
-export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxHeaderBytes: 8 * 1024, maxBodyBytes: 64 * 1024 };
+/** The board's defaults (config/limits.ts: measured against recorded replies). */
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxHeaderBytes: BOARD_LIMITS.httpHeaderBytes, maxBodyBytes: BOARD_LIMITS.httpBodyBytes };
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const TARGET = /^\/[\x21-\x7e]*$/;

@@ -55,6 +55,7 @@ import { OutboxFull, refusalNeedsOnboarding, type ConnackReason } from "../mqtt/
 import { MqttInputError } from "../mqtt/input.js";
 import { backoffDelay, randomUnit, type BackoffPolicy } from "../mqtt/backoff.js";
 import type { FactoryConfig } from "../config/factory-config.js";
+import { BOARD_LIMITS } from "../config/limits.js";
 import { runChain, type ChainEvent, type ChainOutcome } from "../onboarding/chain.js";
 import { chainPolicyFor, strategiesFor } from "../onboarding/strategies.js";
 import { openProvisioningWindow, type ProvisioningWindow, type WindowEvent } from "../provisioning/window.js";
@@ -733,6 +734,7 @@ export class Device {
       will: { topic: this.#topics!.status, payload: utf8('{"online":false}'), qos: 1, retain: true },
       ...(this.#config.backoff ? { backoff: this.#config.backoff } : {}),
       ...(this.#config.maxOutbox !== undefined ? { maxOutbox: this.#config.maxOutbox } : {}),
+      maxPacketSize: this.#config.factory?.limits?.mqttPacketBytes ?? BOARD_LIMITS.mqttPacketBytes,
     });
   }
 
