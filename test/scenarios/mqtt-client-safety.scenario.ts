@@ -12,6 +12,9 @@ import { decodePacket, encodePacket, type MqttPacket } from "../../src/mqtt/code
 import { MqttInputError } from "../../src/mqtt/input.js";
 import { MqttSession, type SessionAction, type SessionOptions } from "../../src/mqtt/session.js";
 import { Secret } from "../../src/secrets/secret.js";
+import { generateIdentity, nodeIdOf } from "../../src/identity/identity.js";
+import { Device } from "../../src/lifecycle/device.js";
+import { CredentialStore } from "../../src/storage/credential-store.js";
 import { check, checkEqual, checkThrows, waitFor, type BrokerEnv, type Scenario } from "./harness.js";
 
 const OPTIONS: SessionOptions = { clientId: "node-x", username: "u", password: Secret.fromString("p"), keepaliveSeconds: 30 };
@@ -284,6 +287,40 @@ export const scenarios: Scenario[] = [
       }
       checkEqual(trap.escaped, [], "no exception left a callback");
       check(events.filter((e) => e.type === "fault").length >= 12, "each failure was reported as a fault event");
+    },
+  },
+  {
+    name: "H2: a rotation command whose user name holds U+0000 is refused before the save; the device stays online with its working credentials, nothing thrown",
+    needs: ["broker"],
+    async run(ctx) {
+      const broker = ctx.broker!;
+      const d = ctx.device();
+      const identity = generateIdentity(d.io);
+      const nodeId = nodeIdOf(d.io.crypto, identity);
+      new CredentialStore(d.io.storage).save({
+        version: 1, identity,
+        mqtt: { brokerUrl: `mqtts://${broker.host}:${broker.port}`, clientId: nodeId, username: broker.username, password: Secret.fromString(broker.password), ca: broker.ca },
+      });
+      const unit = d.reboot();
+      const device = new Device(unit.io, { telemetryIntervalMs: 0, keepaliveSeconds: 30, backoff: { initialMs: 100, maxMs: 300, minMs: 50 } });
+      device.boot();
+      try {
+        await waitFor(unit.io, () => device.state === "online", 15_000, "online");
+        const writes = unit.flash.writeCount;
+        const cloud = newClient(unit.io, broker, uniqueId(unit.io, "cmd"));
+        cloud.start();
+        cloud.publish(`devices/${nodeId}/cmd`, utf8(JSON.stringify({ rotate: { username: "evil\u0000user", password: "x" } })), { qos: 1 });
+        await waitFor(unit.io, () => unit.logs.some((r) => r.event === "command-ignored"), 10_000, "the command refused");
+        await waitFor(unit.io, () => cloud.outboxSize === 0, 10_000, "sent");
+        cloud.stop();
+        checkEqual(device.state, "online", "still online");
+        checkEqual(unit.flash.writeCount, writes, "nothing written");
+        check(!unit.logs.some((r) => r.event === "mqtt-fault" || r.event === "rotation-pending"), "no fault, no pending rotation");
+        const loaded = new CredentialStore(unit.io.storage).load();
+        check(loaded.status === "ok" && loaded.record.mqtt?.username === broker.username && loaded.record.pending === undefined, "the working credentials stay");
+      } finally {
+        device.shutdown();
+      }
     },
   },
 ];
