@@ -104,7 +104,9 @@ export async function startCloudBroker(state: CloudState, tls: { key: string; ce
     },
     authorizeSubscribe(client, sub, callback) {
       const login = client ? logins.get(client) : undefined;
-      if (login && publishRefused.has(login.username)) {
+      // Only a SUBSCRIBE the device sent: aedes also authorises a persistent session's subscriptions
+      // while it restores them, before CONNACK, and Magistrala accepts the CONNECT of a deactivated thing.
+      if (login && publishRefused.has(login.username) && (client as { connackSent?: boolean }).connackSent) {
         // Magistrala's MQTT adapter drops a deactivated thing at SUBSCRIBE too (not a SUBACK 0x80).
         events.emit("denied", { clientId: client.id, topic: sub.topic, action: "subscribe" });
         return callback(new Error("device disabled: subscribe refused"), null);
