@@ -29,7 +29,10 @@ before(async () => {
   // Magistrala 0.30: its bootstrap checks the config's state, so the re-bootstrap says "disabled".
   cloud.version = "magistrala-0.30";
 });
+const booted: { device: Device; sim: HostSimDevice }[] = [];
 after(async () => {
+  // A failed test must not leave its device reconnecting: the file would never exit.
+  for (const { device, sim } of booted) { device.shutdown(); sim.io.shutdown(); }
   await cloud.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -58,6 +61,7 @@ function start(): { sim: HostSimDevice; device: Device; states: string[]; events
     events.push(e);
     if (e.type === "state") states.push(e.reason ? `${e.state}: ${e.reason}` : e.state);
   });
+  booted.push({ device, sim });
   device.boot();
   const username = () => {
     const s = new CredentialStore(sim.io.storage).load();

@@ -25,7 +25,10 @@ export interface BoardIoOptions {
 
 export function createBoardIo(options: BoardIoOptions): Io {
   const log = options.log ?? traceSink;
-  const timers = new BoardTimers();
+  const timers = new BoardTimers((error) => {
+    const code = typeof (error as { code?: unknown } | null)?.code === "string" ? (error as { code: string }).code : "exception";
+    new Logger(log, boardClock.now, "timers").error("timer-callback-threw", { code });
+  });
   const ble = createBle(new Logger(log, boardClock.now, "ble"), timers);
   const clock = createBoardClock();
   return {

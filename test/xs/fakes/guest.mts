@@ -444,6 +444,20 @@ const checks: Record<string, () => "again" | undefined | void> = {
     check(bytes.some((b) => b !== 0), "random bytes not filled");
   },
 
+  "timers: a callback that throws is caught and logged by code, never reaches the SDK's timer service (fxAbort on the board)"() {
+    const io = freshIo();
+    const fired: string[] = [];
+    io.timers.set(() => { throw Object.assign(new Error("core bug"), { code: "core-bug" }); }, 100);
+    io.timers.set(() => { throw new Error("untyped"); }, 150);
+    io.timers.set(() => fired.push("after"), 200);
+    advance(1_000); // the fake propagates an escaping exception, which would fail this check
+    eq(fired, ["after"], "later timers still fire");
+    const logged = world.traces.filter((t) => t.includes("timer-callback-threw"));
+    eq(logged.length, 2, "each throw logged once");
+    check(logged[0]!.includes("core-bug") && logged[1]!.includes("exception"), `codes not logged: ${logged.join(" | ")}`);
+    check(!logged.some((t) => t.includes("core bug") || t.includes("untyped")), "the message text (could carry anything) was logged");
+  },
+
   "device: MAC undefined until Wi-Fi starts, then upper case; restart goes to System.restart"() {
     const io = freshIo();
     eq(io.device.mac(), undefined, "MAC before Wi-Fi start");
