@@ -6,7 +6,7 @@
 // §1.6, secure variant §1.7) and the recordings of the real service (fixtures/mainflux-bootstrap).
 import { fromUtf8 } from "../bytes/bytes.js";
 import type { BootstrapConfig, BootstrapGeneration, BrokerConfig } from "../config/factory-config.js";
-import { HttpError, retryAfterMs, type HttpResponse } from "../http/codec.js";
+import { DEFAULT_HTTP_LIMITS, HttpError, retryAfterMs, type HttpLimits, type HttpResponse } from "../http/codec.js";
 import { httpFetch } from "../http/client.js";
 import { Secret } from "../secrets/secret.js";
 import type { CredentialRecord, MqttCredentials } from "../storage/credential-record.js";
@@ -265,7 +265,7 @@ export function externalIdOf(config: BootstrapConfig, ctx: Pick<OnboardingContex
   return ctx.mac;
 }
 
-export function bootstrapStrategy(config: BootstrapConfig, broker: BrokerConfig): Strategy {
+export function bootstrapStrategy(config: BootstrapConfig, broker: BrokerConfig, limits: HttpLimits = DEFAULT_HTTP_LIMITS): Strategy {
   return {
     name: "bootstrap",
     async obtain(ctx: OnboardingContext): Promise<StrategyResult> {
@@ -300,6 +300,7 @@ export function bootstrapStrategy(config: BootstrapConfig, broker: BrokerConfig)
       try {
         response = await httpFetch(ctx.io, request.url, {
           headers: { Authorization: request.authorization.revealString(), Accept: "application/json" },
+          limits,
           ...(config.ca !== undefined ? { ca: config.ca } : {}),
         });
       } catch (e) {

@@ -3,7 +3,7 @@
 // client ID = device ID, username = key, password = secret (cloud-protocols.md §2).
 import { fromUtf8 } from "../bytes/bytes.js";
 import type { BrokerConfig, RegisterConfig } from "../config/factory-config.js";
-import { HttpError, retryAfterMs, type HttpResponse } from "../http/codec.js";
+import { DEFAULT_HTTP_LIMITS, HttpError, retryAfterMs, type HttpLimits, type HttpResponse } from "../http/codec.js";
 import { httpFetch } from "../http/client.js";
 import { Secret } from "../secrets/secret.js";
 import type { MqttCredentials } from "../storage/credential-record.js";
@@ -56,7 +56,7 @@ export function credentialsFromRegistration(text: string, config: RegisterConfig
   };
 }
 
-export function registerStrategy(config: RegisterConfig, broker: BrokerConfig): Strategy {
+export function registerStrategy(config: RegisterConfig, broker: BrokerConfig, limits: HttpLimits = DEFAULT_HTTP_LIMITS): Strategy {
   return {
     name: "register",
     async obtain(ctx: OnboardingContext): Promise<StrategyResult> {
@@ -74,7 +74,7 @@ export function registerStrategy(config: RegisterConfig, broker: BrokerConfig): 
       ctx.log.info("register-request", { serial });
       let response: HttpResponse;
       try {
-        response = await httpFetch(ctx.io, config.url, { method: "POST", json: { serial }, ...(config.ca !== undefined ? { ca: config.ca } : {}) });
+        response = await httpFetch(ctx.io, config.url, { method: "POST", json: { serial }, limits, ...(config.ca !== undefined ? { ca: config.ca } : {}) });
       } catch (e) {
         if (e instanceof HttpError) return fail(e.code === "unreachable" || e.code === "timeout" ? "unreachable" : "malformed-reply", e.message);
         throw e;

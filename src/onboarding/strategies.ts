@@ -1,6 +1,8 @@
 // The factory config's chain → strategy objects, and "stored": what is already in flash.
 import type { FactoryConfig, StrategyName } from "../config/factory-config.js";
 import type { ChainPolicy } from "./chain.js";
+import { BOARD_LIMITS } from "../config/limits.js";
+import type { HttpLimits } from "../http/codec.js";
 import { bootstrapStrategy } from "./bootstrap.js";
 import { hubStrategy } from "./hub/strategy.js";
 import { registerStrategy } from "./register.js";
@@ -18,12 +20,17 @@ export const storedStrategy: Strategy = {
 };
 
 export function strategiesFor(config: FactoryConfig): Strategy[] {
+  // The factory config's HTTP limits bound every reply a strategy reads (board heap: tens of KB).
+  const http: HttpLimits = {
+    maxHeaderBytes: config.limits?.httpHeaderBytes ?? BOARD_LIMITS.httpHeaderBytes,
+    maxBodyBytes: config.limits?.httpBodyBytes ?? BOARD_LIMITS.httpBodyBytes,
+  };
   return config.chain.map((name: StrategyName): Strategy => {
     switch (name) {
       case "stored": return storedStrategy;
       // parseFactoryConfig guarantees the section, and the broker for every strategy but stored/hub.
-      case "bootstrap": return bootstrapStrategy(config.bootstrap!, config.broker!);
-      case "register": return registerStrategy(config.register!, config.broker!);
+      case "bootstrap": return bootstrapStrategy(config.bootstrap!, config.broker!, http);
+      case "register": return registerStrategy(config.register!, config.broker!, http);
       case "shared": return sharedStrategy(config.shared!, config.broker!);
       case "hub": return hubStrategy(config.hub!);
     }

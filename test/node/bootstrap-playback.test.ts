@@ -197,6 +197,32 @@ describe("bootstrap playback of the real Mainflux service", () => {
   });
 });
 
+describe("M7: the factory config's HTTP limit bounds the bootstrap reply (issue 14)", () => {
+  // The largest recorded reply (a config with CA, client certificate and key) against a fleet that
+  // set a 1 KiB body limit: refused while reading, typed, nothing stored; the default takes it.
+  const largest = [...STORABLE].sort((a, b) => replyBytes(b) - replyBytes(a))[0]!;
+  function replyBytes(e: RecordedConfig): number {
+    const ok = e.exchanges.find((x) => x.case === "ok")!;
+    return ok.bodyHex !== undefined ? ok.bodyHex.length / 2 : Buffer.byteLength(ok.bodyText ?? "");
+  }
+
+  test("M7: a recorded reply larger than limits.httpBodyBytes is a typed malformed-reply and nothing is stored", async () => {
+    assert.ok(replyBytes(largest) > 1024, `the largest recorded reply is ${replyBytes(largest)} bytes`);
+    const server = await playback(largest, true);
+    const base = factory(largest, server.url);
+    const run = boot({ ...base, limits: { mqttPacketBytes: 4096, httpBodyBytes: 1024, httpHeaderBytes: 4096 } }, largest.deviceConfig.externalId);
+    try {
+      await until("failure", () => run.failures.length > 0);
+      assert.equal(run.failures[0]!.kind, "malformed-reply");
+      assert.match(run.failures[0]!.detail, /exceeds 1024/);
+      assert.equal(run.stored()?.mqtt, undefined, "nothing stored");
+    } finally {
+      run.stop();
+      await server.close();
+    }
+  });
+});
+
 describe("H4: bootstrap over http:// (issue 14)", () => {
   const entry = RECORDED.find((e) => e.file === "013-thing-secure-all")!;
 
