@@ -227,9 +227,12 @@ const display = await new Promise<string>((resolve, reject) => {
   xvfb.once("exit", () => reject(new Error("Xvfb exited")));
 });
 
+// Xvfb outlived earlier runs (an exception before cleanup, or SIGTERM not honoured): kill it on any exit.
+process.on("exit", () => { xvfb.kill("SIGKILL"); });
+
 async function cleanup(): Promise<void> {
   for (const r of runs) await r.stop();
-  xvfb.kill();
+  xvfb.kill("SIGKILL");
   await xsbug.close();
   await cloud.close();
 }
