@@ -16,7 +16,7 @@ import { decode, encode } from "../../src/protobuf/codec.js";
 import { SessionData } from "../../src/protobuf/messages.js";
 import { createSecuritySession, sec2DefaultUsername, type SecurityConfig } from "../../src/provisioning/security.js";
 import { check, waitFor, type Scenario, type ScenarioContext } from "../../test/scenarios/harness.js";
-import { nodeCrypto } from "../io/node-crypto.js";
+import type { CryptoProvider } from "../../src/crypto/provider.js";
 
 export interface Work {
   readonly name: string;
@@ -37,7 +37,7 @@ async function onlineDevice(ctx: ScenarioContext): Promise<{ device: Device; io:
   const identity = generateIdentity(d.io);
   new CredentialStore(d.io.storage).save({
     version: 1, identity,
-    mqtt: { brokerUrl: `mqtts://${broker.host}:${broker.port}`, clientId: nodeIdOf(nodeCrypto, identity), username: broker.username, password: Secret.fromString(broker.password), ca: broker.ca },
+    mqtt: { brokerUrl: `mqtts://${broker.host}:${broker.port}`, clientId: nodeIdOf(ctx.crypto, identity), username: broker.username, password: Secret.fromString(broker.password), ca: broker.ca },
   });
   const device = new Device(d.io, { telemetryIntervalMs: 0, keepaliveSeconds: 60, backoff: { initialMs: 100, maxMs: 1000, minMs: 50 } });
   device.boot();
@@ -68,33 +68,35 @@ const POP = utf8("abcd1234");
 let sec1: { config: SecurityConfig; cmd0: Uint8Array; cmd1: Uint8Array } | undefined;
 let sec2: { config: SecurityConfig; cmd0: Uint8Array; cmd1: Uint8Array } | undefined;
 
-function prepareSecurity1(): void {
+function prepareSecurity1(ctx: ScenarioContext): void {
+  const crypto = ctx.crypto;
   const config: SecurityConfig = { version: 1, pop: POP };
   const client = x25519KeyPair((into) => into.fill(5));
   const cmd0 = encode(SessionData, { sec_ver: 1, sec1: { msg: 0, sc0: { client_pubkey: client.publicKey } } });
-  const r0 = decode<{ sec1: { sr0: { device_pubkey: Uint8Array; device_random: Uint8Array } } }>(SessionData, createSecuritySession(config, fixedRandom, nodeCrypto).handshake(cmd0)).sec1.sr0;
+  const r0 = decode<{ sec1: { sr0: { device_pubkey: Uint8Array; device_random: Uint8Array } } }>(SessionData, createSecuritySession(config, fixedRandom, crypto).handshake(cmd0)).sec1.sr0;
   const key = x25519(client.secretKey, r0.device_pubkey);
-  const h = nodeCrypto.sha256(POP);
+  const h = crypto.sha256(POP);
   for (let i = 0; i < 32; i++) key[i]! ^= h[i]!;
-  const verify = new AesCtrStream(nodeCrypto, key, r0.device_random).apply(r0.device_pubkey);
+  const verify = new AesCtrStream(crypto, key, r0.device_random).apply(r0.device_pubkey);
   sec1 = { config, cmd0, cmd1: encode(SessionData, { sec_ver: 1, sec1: { msg: 2, sc1: { client_verify_data: verify } } }) };
 }
 
-function prepareSecurity2(): void {
+function prepareSecurity2(ctx: ScenarioContext): void {
+  const crypto = ctx.crypto;
   const username = sec2DefaultUsername();
   const salt = new Uint8Array(16).fill(0x5a);
-  const config: SecurityConfig = { version: 2, srp: { username, salt, verifier: srpVerifier(nodeCrypto, username, POP, salt) } };
-  const client = new SrpClient(nodeCrypto, username, POP, (into) => into.fill(5));
+  const config: SecurityConfig = { version: 2, srp: { username, salt, verifier: srpVerifier(crypto, username, POP, salt) } };
+  const client = new SrpClient(crypto, username, POP, (into) => into.fill(5));
   const cmd0 = encode(SessionData, { sec_ver: 2, sec2: { msg: 0, sc0: { client_username: username, client_pubkey: client.publicKey } } });
-  const r0 = decode<{ sec2: { sr0: { device_pubkey: Uint8Array; device_salt: Uint8Array } } }>(SessionData, createSecuritySession(config, fixedRandom, nodeCrypto).handshake(cmd0)).sec2.sr0;
+  const r0 = decode<{ sec2: { sr0: { device_pubkey: Uint8Array; device_salt: Uint8Array } } }>(SessionData, createSecuritySession(config, fixedRandom, crypto).handshake(cmd0)).sec2.sr0;
   const proof = client.processChallenge(r0.device_salt, r0.device_pubkey);
   sec2 = { config, cmd0, cmd1: encode(SessionData, { sec_ver: 2, sec2: { msg: 2, sc1: { client_proof: proof } } }) };
 }
 
 /** One device-side handshake from a fresh session; checks it ends established. */
-function deviceHandshake(prepared: { config: SecurityConfig; cmd0: Uint8Array; cmd1: Uint8Array } | undefined): void {
+function deviceHandshake(crypto: CryptoProvider, prepared: { config: SecurityConfig; cmd0: Uint8Array; cmd1: Uint8Array } | undefined): void {
   check(prepared !== undefined, "setup did not run");
-  const session = createSecuritySession(prepared.config, fixedRandom, nodeCrypto);
+  const session = createSecuritySession(prepared.config, fixedRandom, crypto);
   session.handshake(prepared.cmd0);
   session.handshake(prepared.cmd1);
   check(session.established, "handshake did not complete");
@@ -116,14 +118,14 @@ export const WORK: readonly Work[] = [
     run(ctx, n) {
       const identity = generateIdentity(ctx.device().io);
       const message = KIB.subarray(0, 64);
-      for (let i = 0; i < n; i++) signFor(nodeCrypto, identity, "rmaker-challenge", message);
+      for (let i = 0; i < n; i++) signFor(ctx.crypto, identity, "rmaker-challenge", message);
     },
   },
   {
     name: "sha512-1kib",
     iterations: { node: 2000, xs: 20 },
-    run(_ctx, n) {
-      for (let i = 0; i < n; i++) nodeCrypto.sha512(KIB);
+    run(ctx, n) {
+      for (let i = 0; i < n; i++) ctx.crypto.sha512(KIB);
     },
   },
   {
@@ -135,23 +137,23 @@ export const WORK: readonly Work[] = [
       for (let i = 0; i < n; i++) x25519(secret, peer);
     },
   },
-  { name: "security1-handshake", iterations: { node: 20, xs: 2 }, setup: prepareSecurity1, run: (_ctx, n) => { for (let i = 0; i < n; i++) deviceHandshake(sec1); } },
-  { name: "security2-handshake", iterations: { node: 5, xs: 1 }, setup: prepareSecurity2, run: (_ctx, n) => { for (let i = 0; i < n; i++) deviceHandshake(sec2); } },
+  { name: "security1-handshake", iterations: { node: 20, xs: 2 }, setup: prepareSecurity1, run: (ctx, n) => { for (let i = 0; i < n; i++) deviceHandshake(ctx.crypto, sec1); } },
+  { name: "security2-handshake", iterations: { node: 5, xs: 1 }, setup: prepareSecurity2, run: (ctx, n) => { for (let i = 0; i < n; i++) deviceHandshake(ctx.crypto, sec2); } },
   {
     name: "aes-ctr-1kib",
     iterations: { node: 2000, xs: 20 },
-    run(_ctx, n) {
-      const stream = new AesCtrStream(nodeCrypto, new Uint8Array(32).fill(1), new Uint8Array(16));
+    run(ctx, n) {
+      const stream = new AesCtrStream(ctx.crypto, new Uint8Array(32).fill(1), new Uint8Array(16));
       for (let i = 0; i < n; i++) stream.apply(KIB);
     },
   },
   {
     name: "aes-gcm-1kib",
     iterations: { node: 1000, xs: 10 },
-    run(_ctx, n) {
+    run(ctx, n) {
       const key = new Uint8Array(32).fill(1);
       const nonce = new Uint8Array(12);
-      for (let i = 0; i < n; i++) aesGcmEncrypt(nodeCrypto, key, nonce, KIB);
+      for (let i = 0; i < n; i++) aesGcmEncrypt(ctx.crypto, key, nonce, KIB);
     },
   },
   { name: "online", iterations: { node: 1, xs: 1 }, needsBroker: true, run: (ctx) => telemetry(ctx, 0) },
