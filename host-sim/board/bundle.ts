@@ -32,6 +32,7 @@ export const SDK_MODULES: Readonly<Record<string, string>> = {
   "curve": "curve.ts",
   "mc/config": "mc-config.ts",
   "board-random": "board-random.ts",
+  "http": "http.ts",
 };
 
 /** The module specifiers declared in src/platform/moddable/types/*.d.ts (and native/random.d.ts via tsconfig paths). */

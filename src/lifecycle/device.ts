@@ -126,6 +126,13 @@ export interface ProvisioningConfig {
   readonly popLimit?: PopLimitPolicy;
   /** Called with each window as it opens (the host attaches other transports, e.g. HTTP). */
   readonly onWindow?: (window: ProvisioningWindow) => void;
+  /** Serve windows over io.ble; default true. False: only the transports `onWindow` attaches. */
+  readonly ble?: boolean;
+  /**
+   * `onWindow` attaches a transport of its own (HTTP, "softap"): the unit provisions without
+   * io.ble (the desktop simulator, a board built for SoftAP only). Default false.
+   */
+  readonly attachesTransport?: boolean;
 }
 
 export const DEFAULT_DEVICE_CONFIG: DeviceConfig = { telemetryIntervalMs: 10_000, keepaliveSeconds: 60 };
@@ -263,8 +270,10 @@ export class Device {
 
   /** With radios, the device provisions and joins Wi-Fi itself; without (desktop builds) it skips both. */
   #radios(): boolean {
-    if (this.#config.provisioning === undefined) return false;
-    if (this.#io.wifi !== undefined && this.#io.ble !== undefined) return true;
+    const p = this.#config.provisioning;
+    if (p === undefined) return false;
+    const ble = (p.ble ?? true) && this.#io.ble !== undefined;
+    if (this.#io.wifi !== undefined && (ble || p.attachesTransport === true)) return true;
     this.#log.info("radios-absent", { wifi: this.#io.wifi !== undefined, ble: this.#io.ble !== undefined, next: "skip provisioning and Wi-Fi" });
     return false;
   }
@@ -353,6 +362,7 @@ export class Device {
     const window = openProvisioningWindow(this.#io, this.#record!.identity, {
       security: p.security ?? 2,
       pop: p.pop,
+      ble: p.ble ?? true,
       popLimiter: this.#popLimiter,
       // ch_resp only for a mapping cloud that verifies our signatures, and only until a
       // provisioning has completed (stored Wi-Fi: the mapping was done then; a jammed network

@@ -30,8 +30,15 @@ export interface BoardConfig {
     /** The advertised name is prefix + the last 3 bytes of the MAC in hex (Espressif's PROV_xxxxxx). */
     readonly namePrefix: string;
     readonly pop: PopSource;
+    /** Espressif's two transports: BLE (GATT), HTTP ("softap": on the board's network), or both. */
+    readonly transport: ProvisioningTransport;
+    /** The HTTP transport's port (protocomm_httpd's default is 80). */
+    readonly httpPort: number;
   };
 }
+
+export type ProvisioningTransport = "ble" | "http" | "both";
+const TRANSPORTS: readonly string[] = ["ble", "http", "both"];
 
 /**
  * A plain copy of mc/config (objects, arrays, strings, numbers, booleans). mc/config is created at
@@ -70,8 +77,16 @@ export function parseBoardConfig(config: Readonly<Record<string, unknown>>): Boa
       serviceUuid,
       namePrefix: str(provisioning.namePrefix, "provisioning.namePrefix"),
       pop: { namespace: nvsName(pop.namespace, "provisioning.pop.namespace"), key: nvsName(pop.key, "provisioning.pop.key") },
+      transport: transportOf(provisioning.transport),
+      httpPort: provisioning.httpPort === undefined ? 80 : int(provisioning.httpPort, "provisioning.httpPort", 1, 65_535),
     },
   };
+}
+
+function transportOf(value: unknown): ProvisioningTransport {
+  if (value === undefined) return "ble";
+  if (typeof value !== "string" || !TRANSPORTS.includes(value)) throw new BoardConfigError("provisioning.transport", 'must be "ble", "http" or "both"');
+  return value as ProvisioningTransport;
 }
 
 function obj(value: unknown, path: string): Record<string, unknown> {

@@ -24,6 +24,9 @@ import { providerMismatches } from "../../scenarios/provider-vectors.js";
 import { RECORDED_AT, RECORDED_HANDSHAKES, type RecordedHandshake } from "../../scenarios/tls-recordings.js";
 import { HandshakeObserver } from "../../../src/tls/observer.js";
 import { parseCertificate } from "../../../src/tls/x509.js";
+import { connect, finish, head, httpWorld, post, type FakeResponse } from "./http.js";
+import { BoardHttpProvisioning, HTTP_MAX_BODY } from "../../../src/platform/moddable/http-provisioning.js";
+import { Logger } from "../../../src/log/logger.js";
 
 class CheckFailed extends Error {}
 
@@ -705,6 +708,142 @@ checks["ble: a request the provisioning table rejects: the write is acknowledged
   eq(nimble.aborts, [], "exceptions reached the SDK");
   io.ble!.stop();
 };
+
+function httpConfig(provisioning: Record<string, unknown>): Record<string, unknown> {
+  const config = validConfig();
+  return { ...config, provisioning: { ...(config.provisioning as object), ...provisioning } };
+}
+
+function cookieOf(r: FakeResponse | undefined): string | undefined {
+  return r?.headers["set-cookie"];
+}
+
+Object.assign(checks, {
+  "HTTP provisioning (transport http, on the SDK's HTTP server): POST /<endpoint>, one session cookie at a time, 400/404/405 refusals, in-flight requests cut and 503 once the window closes, nothing reaches the SDK"() {
+    resetWorld();
+    peers.length = 0;
+    nimble.reset(); // a reboot
+    world.config = httpConfig({ transport: "http", httpPort: 8080 });
+    world.prefs.set("factory/pop", "abcd1234");
+    const device = main();
+    check(device !== undefined, "main() returned no device");
+    eq(device.state, "provisioning", "a board without stored Wi-Fi opens the window over HTTP");
+    check(nimble.server === undefined && !nimble.advertisingActive, "transport http: no GATT server, no BLE advertising");
+    eq(httpWorld.servers.length, 1, "one HTTP server");
+    const server = httpWorld.servers[0]!;
+    eq(server.port, 8080, "the configured port");
+    const window = device.provisioningWindow;
+    check(window !== undefined, "no window");
+    check(window.qr.includes('"transport":"softap"'), `the QR names the softap transport: ${window.qr}`);
+
+    const first = post(server, "/proto-ver", utf8("---"));
+    eq(first?.status, 200, "proto-ver answered");
+    const cookie = cookieOf(first);
+    check(cookie !== undefined && /^session=\d+$/.test(cookie), `a session cookie is set: ${String(cookie)}`);
+    const version = JSON.parse(fromUtf8(first!.body)) as { prov?: { sec_ver?: number } };
+    eq(version.prov?.sec_ver, 2, "proto-ver is the service's (Security 2)");
+    eq(first!.headers["connection"], "close", "the SDK closes every connection after its response");
+
+    const again = post(server, "/proto-ver", utf8("---"), [["Cookie", cookie!]]);
+    eq(again?.status, 200, "second request");
+    eq(cookieOf(again), undefined, "the same cookie keeps its session (no new Set-Cookie)");
+    const noCookie = post(server, "/proto-ver", utf8("---"));
+    const second = cookieOf(noCookie);
+    check(second !== undefined && second !== cookie, "a request without the cookie starts a new session");
+    const stale = post(server, "/proto-ver", utf8("---"), [["Cookie", `lang=en; ${cookie!}`]]);
+    check(cookieOf(stale) !== undefined && cookieOf(stale) !== second, "the first session's cookie is no longer current: one session at a time");
+
+    eq(post(server, "/nope", utf8("x"))?.status, 404, "unknown endpoint");
+    eq(post(server, "/proto-ver", utf8("x"), [], "GET")?.status, 405, "GET refused");
+    eq(post(server, "/proto-ver", new Uint8Array(0))?.status, 400, "empty body refused");
+    eq(post(server, "/proto-ver", new Uint8Array(HTTP_MAX_BODY + 1))?.status, 400, "a body over 4096 bytes is refused (and discarded by the SDK)");
+    const hostile = connect(server);
+    const h = head(hostile, "POST", "/proto-ver", [["Content-Length", "3junk"]]);
+    check(h !== undefined, "head");
+    eq(finish(hostile, h, utf8("abc"))?.status, 400, "a Content-Length that is not a number is refused");
+    const garbage = post(server, "/prov-session", fromHex("ffff01"), [["Cookie", cookieOf(stale)!]]);
+    eq(garbage?.status, 500, "a malformed session message is a handler error, not a crash");
+
+    // a phone half-way through a request when the window closes
+    const inFlight = connect(server);
+    const partial = head(inFlight, "POST", "/proto-ver", [["Content-Length", "10"]]);
+    check(partial !== undefined, "head of the in-flight request");
+    window.close();
+    check(inFlight.closedByApp, "the in-flight connection is closed with the window");
+    eq(server.connections.length, 0, "no connection left open");
+    eq(finish(inFlight, partial, utf8("0123456789")), undefined, "nothing more is answered on it");
+    eq(post(server, "/proto-ver", utf8("---"), [["Cookie", cookie!]])?.status, 503, "503 once the window has closed");
+    eq(httpWorld.aborts, [], "exceptions reached the SDK");
+    device.shutdown();
+  },
+
+  "HTTP provisioning: transport both serves BLE and HTTP; a port that cannot be bound leaves the window on BLE; a bad transport name stops the boot by field"() {
+    resetWorld();
+    peers.length = 0;
+    nimble.reset(); // a reboot
+    world.config = httpConfig({ transport: "both", httpPort: 8081 });
+    world.prefs.set("factory/pop", "abcd1234");
+    const both = main();
+    check(both !== undefined, "main() returned no device");
+    eq(both.state, "provisioning", "window open");
+    advance(100); // NimBLE ready
+    check(nimble.advertisingActive, "transport both: BLE advertises");
+    eq(httpWorld.servers.length, 1, "transport both: HTTP listens");
+    eq(post(httpWorld.servers[0]!, "/proto-ver", utf8("-"))?.status, 200, "HTTP answers");
+    both.shutdown();
+
+    resetWorld();
+    peers.length = 0;
+    nimble.reset(); // a reboot
+    world.config = httpConfig({ transport: "both", httpPort: 8082 });
+    world.prefs.set("factory/pop", "abcd1234");
+    httpWorld.portsInUse.add(8082);
+    const taken = main();
+    check(taken !== undefined, "main() returned no device");
+    eq(taken.state, "provisioning", "the window opens on BLE");
+    advance(100); // NimBLE ready
+    check(nimble.advertisingActive, "BLE advertises");
+    eq(httpWorld.servers.length, 0, "no HTTP server");
+    check(world.traces.some((t) => t.includes("http-provisioning-unavailable") && t.includes("8082")), "the failure is logged with the port");
+    taken.shutdown();
+
+    resetWorld();
+    world.config = httpConfig({ transport: "softap" });
+    check(main() === undefined, "main() booted with an unknown transport");
+    check(world.traces.some((t) => t.includes("config-invalid") && t.includes("provisioning.transport")), "error names provisioning.transport");
+    resetWorld();
+    world.config = httpConfig({ transport: "http", httpPort: 70_000 });
+    check(main() === undefined, "main() booted with port 70000");
+    check(world.traces.some((t) => t.includes("provisioning.httpPort")), "error names provisioning.httpPort");
+  },
+
+  "HTTP provisioning: a service that throws and a log sink that throws reach no SDK callback"() {
+    resetWorld();
+    const log = new Logger(() => { throw new Error("sink broken"); }, () => 0, "http");
+    const http = new BoardHttpProvisioning({ port: 8083, log, random: (b) => b.fill(7) });
+    let closeListener: (() => void) | undefined;
+    const service = {
+      closed: false,
+      endpoints: [],
+      hasSession: () => false,
+      openSession: () => undefined,
+      onClose: (l: () => void) => { closeListener = l; },
+      handle: () => { throw new TypeError("not a protocomm error"); },
+    } as unknown as ProvisioningService;
+    check(http.serve(service), "served");
+    const server = httpWorld.servers[0]!;
+    eq(post(server, "/proto-ver", utf8("x"))?.status, 500, "an unexpected exception is a 500");
+    // callbacks the SDK never sends in this order (a header before any connection record)
+    const stray = connect(server);
+    server.callback!.call(stray, 3, "cookie", "session=1");
+    server.callback!.call({} as never, 6, new ArrayBuffer(1));
+    server.callback!.call({} as never, 8);
+    closeListener?.();
+    http.close();
+    check(!server.listening, "close() stops listening");
+    eq(httpWorld.aborts, [], "exceptions reached the SDK");
+  },
+});
 
 const g = globalThis as { handleCommand?: (message: ArrayBuffer) => ArrayBuffer };
 g.handleCommand = (message) => {

@@ -92,3 +92,31 @@ declare module "embedded:io/socket/udp" {
     // close() exists at run time (modules/io/socket/lwip/udp.js) but not in the SDK's typings.
   }
 }
+
+// The SDK's HTTP server (modules/network/http/http.js, 8.2.3; typings/http.d.ts), on its `socket`
+// module: built for every target (lin and esp32 alike). One callback per server, called with the
+// connection's Request as `this`; the message numbers are the SDK's. Our subset of its typings.
+declare module "http" {
+  export type ServerMessages = -1 | 1 | 2 | 3 | 4 | 5 | 6 | 8 | 9 | 10;
+  export interface ServerResponse { status?: number; reason?: string; headers?: string[]; body: true | string | ArrayBuffer }
+  export type HTTPServerCallback = (this: Request, message: ServerMessages, val1?: unknown, val2?: unknown) =>
+    void | number | boolean | string | ArrayBuffer | ServerResponse | typeof ArrayBuffer;
+  export class Request {
+    close(): void;
+  }
+  export class Server {
+    constructor(options?: { port?: number; address?: string });
+    close(): void;
+    callback: HTTPServerCallback;
+    static readonly connection: 1;
+    static readonly status: 2;
+    static readonly header: 3;
+    static readonly headersComplete: 4;
+    static readonly requestFragment: 5;
+    static readonly requestComplete: 6;
+    static readonly prepareResponse: 8;
+    static readonly responseFragment: 9;
+    static readonly responseComplete: 10;
+    static readonly error: -1;
+  }
+}
