@@ -11,11 +11,17 @@
 //              writes → Mosquitto restarted: back online → 1,000 publishes (memory)
 //   register   self-registration with the node ID as serial → online → telemetry acknowledged
 //   wrong-ca   the bootstrap server's CA is an unrelated one: a typed refusal, the machine lives on
+//   tls-faults the bootstrap server refuses in the TLS layer, one way per connection: a fatal alert
+//              (handshake_failure), the real server's handshake cut mid-way, a record of an unknown
+//              type. The SDK's TLS throws inside its socket callbacks for each (ssl_alert.js,
+//              tlssocket.js, ssl_record.js): each must be a typed failure and a retry, never an XS abort.
+//   SIM_RUN_ONLY=<run>,… runs only those (wrong-ca, tls-faults, bootstrap, register, fit-…); =fit the fit runs.
 // The XS instrumentation (chunk and slot heap in use, stack peak) is sampled every second through
 // the xsbug protocol; the report (build/sim-run/report.md) lists it per phase.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, connect, type Socket as NetSocket } from "node:net";
 import { join } from "node:path";
 import { generateTestPki } from "../certs/pki.js";
 import { startCloud, type Cloud } from "../cloud/cloud.js";
@@ -144,7 +150,14 @@ class SimRun {
     });
   }
 
+  /** The firmware's log (xsbug, with any break's stack) and mcsim's own output, kept beside the report. */
+  save(): void {
+    const name = this.label.replace(/[^\w-]+/g, "_");
+    writeFileSync(join(work, `${name}.log`), `${this.logs.join("\n")}\n\n---- mcsim output\n${this.output.join("")}`);
+  }
+
   async stop(): Promise<void> {
+    this.save();
     const proc = this.#proc;
     if (proc === undefined || this.#exited !== undefined) return;
     proc.kill("SIGTERM");
@@ -232,6 +245,7 @@ process.on("exit", () => { xvfb.kill("SIGKILL"); });
 
 async function cleanup(): Promise<void> {
   for (const r of runs) await r.stop();
+  await tlsFaults.close();
   xvfb.kill("SIGKILL");
   await xsbug.close();
   await cloud.close();
@@ -240,9 +254,55 @@ async function cleanup(): Promise<void> {
 // IP literals: the SDK's simulator cannot resolve "localhost" (the certificates name 127.0.0.1 too).
 const local = (url: string): string => url.replace("//localhost:", "//127.0.0.1:");
 const httpUrl = local(cloud.httpUrl);
+
+/**
+ * A bootstrap "server" that fails in the TLS layer, a different way per connection (in this order,
+ * then again): the ClientHello answered with a fatal alert; the real server's handshake forwarded
+ * up to 300 bytes (mid-ServerHello/Certificate) and then both ends closed; a record of content type
+ * 99. `seen` lists the modes served, in order.
+ */
+const TLS_FAULTS = ["alert", "closed mid-handshake", "unknown record type"] as const;
+async function startTlsFaults(upstreamPort: number): Promise<{ close(): Promise<void>; url: string; seen: string[] }> {
+  const seen: string[] = [];
+  const sockets = new Set<NetSocket>();
+  const server = createServer((device) => {
+    sockets.add(device);
+    device.on("close", () => sockets.delete(device));
+    device.on("error", () => {});
+    const mode = TLS_FAULTS[seen.length % TLS_FAULTS.length]!;
+    seen.push(mode);
+    if (mode === "closed mid-handshake") {
+      const upstream = connect(upstreamPort, "127.0.0.1");
+      upstream.on("error", () => device.destroy());
+      let forwarded = 0;
+      device.on("data", (d: Buffer) => upstream.write(d));
+      upstream.on("data", (d: Buffer) => {
+        const part = d.subarray(0, Math.max(0, 300 - forwarded));
+        forwarded += part.length;
+        device.write(part);
+        if (forwarded >= 300) { upstream.destroy(); device.end(); }
+      });
+      return;
+    }
+    device.once("data", () => {
+      // TLS 1.2 record: type, version 3.3, length 2, then the body
+      if (mode === "alert") device.write(Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 40])); // fatal handshake_failure
+      else device.write(Buffer.from([0x63, 0x03, 0x03, 0x00, 0x04, 1, 2, 3, 4]));
+      // the server keeps the connection open: the device must end it
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  const close = (): Promise<void> => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return { close, url: `https://127.0.0.1:${port}`, seen };
+}
+const tlsFaults = await startTlsFaults(Number(new URL(httpUrl).port));
 /** One run: an exception (a service that did not answer) is a failed check, and the next run goes on. */
 async function guarded(run: string, body: () => Promise<void>): Promise<void> {
-  if (onlyFits && !run.startsWith("fit-")) return;
+  if (!wanted(run)) return;
   try {
     await body();
   } catch (e) {
@@ -262,14 +322,18 @@ const FITS = fitSizes.map(([chunkKb, slots]) => ({
 }));
 /** SIM_RUN_ONLY=fit: only the fixed-heap runs (SIM_RUN_FITS="chunkKB:slots,…"), to look for the size that fits. */
 const onlyFits = process.env.SIM_RUN_ONLY === "fit";
+/** SIM_RUN_ONLY=wrong-ca,tls-faults (run labels): only those runs, to reproduce one phase. */
+const onlyRuns = process.env.SIM_RUN_ONLY !== undefined && !onlyFits ? process.env.SIM_RUN_ONLY.split(",") : undefined;
+const wanted = (label: string): boolean => (onlyFits ? label.startsWith("fit-") : onlyRuns === undefined || onlyRuns.includes(label));
 
 try {
   // every firmware first (each with its factory config), so no build competes with a running simulator
-  if (!onlyFits) await build("bootstrap", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
-  if (!onlyFits) await build("publish-1000", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 20 });
-  if (!onlyFits) await build("register", { chain: ["stored", "register"], broker, retry, register: { url: `${httpUrl}/register`, ca: pki.caPem, serial: "node-id" } }, { telemetryIntervalMs: 1000 });
-  for (const fit of FITS) await build(fit.label, bootstrapFactory, { telemetryIntervalMs: 20 }, fit);
-  if (!onlyFits) await build("wrong-ca", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.wrongCaPem } }, { telemetryIntervalMs: 1000 });
+  if (wanted("bootstrap")) await build("bootstrap", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
+  if (wanted("publish-1000")) await build("publish-1000", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 20 });
+  if (wanted("register")) await build("register", { chain: ["stored", "register"], broker, retry, register: { url: `${httpUrl}/register`, ca: pki.caPem, serial: "node-id" } }, { telemetryIntervalMs: 1000 });
+  for (const fit of FITS) if (wanted(fit.label) || onlyFits) await build(fit.label, bootstrapFactory, { telemetryIntervalMs: 20 }, fit);
+  if (wanted("tls-faults")) await build("tls-faults", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: tlsFaults.url, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
+  if (wanted("wrong-ca")) await build("wrong-ca", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.wrongCaPem } }, { telemetryIntervalMs: 1000 });
 
   // ================= bootstrap
   await guarded("bootstrap", async () => {
@@ -403,6 +467,32 @@ try {
     const later = await sim.waitFor(/state state=onboarding-backoff|attempt strategy=bootstrap attempt=2/, 30_000, refused?.index ?? 0);
     record(label, "wrong CA: a typed refusal", refused !== undefined, refused?.line ?? sim.logs.slice(-5).join(" | "));
     record(label, "wrong CA: no XS abort, the firmware carries on", sim.alive && sim.aborted() === undefined && later !== undefined, `${sim.aborted() ?? "no abort"}; next: ${later?.line ?? "nothing"}`);
+    await sim.stop();
+  });
+
+  // ================= TLS refused by the server, three ways
+  await guarded("tls-faults", async () => {
+    const label = "tls-faults";
+    const sim = new SimRun(label, soPath(label), display, xsbug);
+    runs.push(sim);
+    current = sim;
+    sim.start();
+    const failures: string[] = [];
+    let from = 0;
+    // every mode twice: the retry budget (3) runs out once, so the back-off path is crossed too
+    for (let i = 0; i < TLS_FAULTS.length * 2; i += 1) {
+      const failed = await sim.waitFor(/failed strategy=bootstrap kind=/, 90_000, from);
+      if (failed === undefined) break;
+      failures.push(failed.line.slice(25));
+      from = failed.index + 1;
+    }
+    TLS_FAULTS.forEach((mode, i) => {
+      const line = failures[i];
+      record(label, `server ${mode}: a typed failure`, line !== undefined && tlsFaults.seen[i] === mode, line ?? `no failure logged (served: ${tlsFaults.seen.join(", ")})`);
+    });
+    const later = await sim.waitFor(/attempt strategy=bootstrap attempt=/, 30_000, from);
+    record(label, "TLS faults: no XS abort, the firmware backs off and retries", sim.alive && sim.aborted() === undefined && failures.length === TLS_FAULTS.length * 2 && later !== undefined,
+      `${sim.aborted() ?? "no abort"}; ${failures.length} failures over ${tlsFaults.seen.length} connections; next: ${later?.line.slice(25) ?? "nothing"}`);
     await sim.stop();
   });
 

@@ -93,7 +93,11 @@ export class XsbugServer {
     }
     const broke = /<break[^>]*>([\s\S]*?)<\/break>/.exec(message);
     if (broke) {
-      this.#events.onBreak?.(unescape(broke[1]!));
+      // the frames say where: the function, file and line of each level of the stack
+      const at = /<break path="([^"]*)" line="(\d+)"/.exec(message);
+      const frames = [...message.matchAll(/<frame name="([^"]*)" value="[^"]*"(?: path="([^"]*)" line="(\d+)")?/g)]
+        .map((f) => `${unescape(f[1]!)}${f[2] !== undefined ? ` (${unescape(f[2])}:${f[3]})` : ""}`);
+      this.#events.onBreak?.(`${unescape(broke[1]!)}${at ? ` at ${unescape(at[1]!)}:${at[2]}` : ""}${frames.length > 0 ? ` stack: ${frames.join(" <- ")}` : ""}`);
       go();
     }
   }

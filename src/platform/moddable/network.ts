@@ -14,9 +14,11 @@
 //     shows no certificate); every byte it writes to and reads from the TCP transport is shown to
 //     the core's handshake observer, and the core's verifier (src/tls/verified-tls.ts, signatures
 //     from the SDK's native arithmetic) decides before the caller hears onWritable.
-//   - an exception thrown inside the SDK's TLS callbacks (its handshake refusing a server) would
-//     abort XS and restart the chip: the transport's callbacks are guarded and the exception
-//     becomes this socket's "tls" error.
+//   - an exception thrown inside the SDK's TLS callbacks (its handshake refusing a server, a fatal
+//     alert, a bad record) would abort XS and restart the chip: the transport's callbacks are
+//     guarded and the exception becomes this socket's "tls" error. tlssocket.js also runs its
+//     session from a Timer of its own after a read (bytes left waiting on the transport); the glue
+//     takes that re-read over and runs it guarded (transportFor, takeOverReRead).
 import TCP from "embedded:io/socket/tcp";
 // @ts-ignore -- on a board build mcconfig maps this specifier to the SDK example's JavaScript
 // (examples/io/tcp/tlssocket), which ships no declarations; CI checks it against types/sockets.d.ts.
@@ -174,7 +176,27 @@ class StreamSocket implements Socket {
  * exception there goes to `fault` instead of aborting XS. The ECMA-419 read(buffer) form returns
  * the count it filled.
  */
-function transportFor(tap: TransportTap, fault: (error: unknown) => void): typeof TCP {
+/**
+ * The transport class for one TLS socket, and `takeOverReRead()`, to call after each read from the
+ * TLS socket. tlssocket.js read(): once the app has taken the record it held, bytes still waiting
+ * on the transport are run through the session from the SDK's own `Timer.set` — outside every
+ * callback guarded here, so a fatal alert or a bad record there (ssl_alert.js, ssl_record.js throw)
+ * would be fxAbort. takeOverReRead() hides the waiting count from that Timer (it finds `readable`
+ * 0 and does nothing) and runs the same re-read from a guarded timer of its own.
+ */
+interface Transport {
+  readonly io: typeof TCP;
+  takeOverReRead(): void;
+  stop(): void;
+}
+
+function transportFor(tap: TransportTap, fault: (error: unknown) => void): Transport {
+  // tlssocket.js keeps the count of waiting bytes as a plain `readable` property on the transport
+  let instance: (TCP & { readable?: number }) | undefined;
+  let onReadable: ((count: number) => void) | undefined;
+  let arrivals = 0;
+  let stopped = false;
+  let reRead: ReturnType<typeof Timer.set> | undefined;
   const guard = <A extends unknown[]>(fn: ((...args: A) => void) | undefined) => (fn === undefined ? undefined : (...args: A): void => {
     try {
       fn(...args);
@@ -189,9 +211,13 @@ function transportFor(tap: TransportTap, fault: (error: unknown) => void): typeo
       // the observer keeps its own errors; nothing may escape into the SDK
     }
   };
-  return class ObservedTcp extends TCP {
+  class ObservedTcp extends TCP {
     constructor(options: ConstructorParameters<typeof TCP>[0]) {
-      super({ ...options, onReadable: guard(options.onReadable), onWritable: guard(options.onWritable), onError: guard(options.onError) });
+      const readable = guard(options.onReadable);
+      const counted = readable === undefined ? undefined : (count: number): void => { arrivals += 1; readable(count); };
+      super({ ...options, onReadable: counted, onWritable: guard(options.onWritable), onError: guard(options.onError) });
+      instance = this;
+      onReadable = readable;
     }
 
     override read(byteLength?: number): number | ArrayBuffer;
@@ -210,6 +236,27 @@ function transportFor(tap: TransportTap, fault: (error: unknown) => void): typeo
       else if (d instanceof ArrayBuffer) see("client", new Uint8Array(d));
       (TCP.prototype.write as (this: TCP, data: unknown) => void).call(this, data);
     }
+  }
+  return {
+    io: ObservedTcp,
+    takeOverReRead(): void {
+      const waiting = instance?.readable;
+      if (stopped || instance === undefined || onReadable === undefined || typeof waiting !== "number" || waiting <= 0) return;
+      instance.readable = 0;
+      const seen = arrivals;
+      reRead ??= Timer.set(() => {
+        reRead = undefined;
+        // a transport onReadable since then carried the current count and ran the session itself
+        if (stopped || instance === undefined || arrivals !== seen) return;
+        instance.readable = waiting;
+        onReadable?.(waiting);
+      }, 0);
+    },
+    stop(): void {
+      stopped = true;
+      if (reRead !== undefined) Timer.clear(reRead);
+      reRead = undefined;
+    },
   };
 }
 
@@ -270,11 +317,22 @@ export class BoardNetwork implements Network {
     });
     this.#dial(socket, options.host, (address): RawStream => {
       // Not a fresh literal: the SDK's typings (tls.d.ts) do not list the TCP option tlssocket.js reads.
-      const tlsOptions = { address, host: options.host, port: options.port, nodelay: true, format: "buffer" as const, secure, TCP: { io: transport }, ...socket.callbacks() };
+      const tlsOptions = { address, host: options.host, port: options.port, nodelay: true, format: "buffer" as const, secure, TCP: { io: transport.io }, ...socket.callbacks() };
       const tls = new TLSSocket(tlsOptions);
       // read() without a count returns everything waiting (tlssocket.js); the SDK's typings require a count.
       const readAll = tls.read as unknown as (this: TLSSocket) => ArrayBuffer | undefined;
-      return { read: () => readAll.call(tls), write: (data) => void tls.write(data), close: () => tls.close() };
+      return {
+        read: () => {
+          const data = readAll.call(tls);
+          transport.takeOverReRead();
+          return data;
+        },
+        write: (data) => void tls.write(data),
+        close: () => {
+          transport.stop();
+          tls.close();
+        },
+      };
     });
     return socket;
   }

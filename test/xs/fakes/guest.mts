@@ -393,6 +393,31 @@ const checks: Record<string, () => "again" | undefined | void> = {
     check(!world.traces.some((t) => t.includes(toBase64(key))), "key material in the log");
   },
 
+  "tls: a fatal alert behind application data — run by tlssocket.js's own re-read Timer — is the socket's tls error, not an exception escaping a timer (fxAbort)"() {
+    const io = freshIo();
+    const [rsa] = RECORDED_HANDSHAKES as [RecordedHandshake];
+    world.now = RECORDED_AT;
+    const r = recorder();
+    const socket = io.network.tls({ host: "10.9.8.7", port: 8883, serverName: "localhost", ca: rsa.ca, ...r.handlers });
+    const peer = lastPeer();
+    peer.handshake(rsa.flights.map((f) => ({ d: f.d, bytes: fromHex(f.hex) })));
+    eq(r.events, ["writable 1000"], "verified, then writable");
+    // The server's reply, and behind it a fatal alert (handshake_failure) the SDK's session throws on.
+    peer.sendThenFault(utf8("CONNACK"), "alert: 2, 40");
+    eq(r.events.at(-1), "readable 7", "the reply reaches the core");
+    sameBytes(socket.read(), utf8("CONNACK"), "the reply");
+    try {
+      advance(10); // tlssocket.js's re-read Timer (and the glue's)
+    } catch (e) {
+      throw new CheckFailed(`an exception escaped a timer callback (XS abort on the board): ${e instanceof Error ? e.message : String(e)}`);
+    }
+    eq(r.errors.map((e) => e.kind), ["tls"], "the alert is the socket's tls error");
+    check(r.errors[0]!.message.includes("alert: 2, 40"), "the SDK's reason is kept");
+    check(peer.closed, "the SDK socket is closed");
+    advance(1000);
+    eq(r.errors.length, 1, "one error, nothing after");
+  },
+
   "udp: datagrams both ways, addresses as given"() {
     const io = freshIo();
     UDP.sockets.length = 0;

@@ -2,6 +2,7 @@
 // TLS: examples/io/tcp/tlssocket/tlssocket.js) with the SDK's rules: TCP needs an IP address (lwIP does not
 // resolve names), a write larger than the last onWritable count throws, nothing is delivered after
 // close. The test plays the peer through `peers`.
+import Timer from "./timer.js";
 import { bytesOf, isIpv4 } from "./world.js";
 
 interface StreamCallbacks {
@@ -55,6 +56,24 @@ export class FakePeer {
     this.sessionFault = message;
     t.peer.send(Uint8Array.of(21, 3, 3, 0, 2, 2, 40));
   }
+
+  /**
+   * TLS only, after the handshake: the server's next flight carries `data` (an application record)
+   * and behind it a record the SDK's session throws on — a fatal alert (ssl_alert.js
+   * `throw new TLSError("alert: …")`, `message`). tlssocket.js decrypts the first record, holds it
+   * (#data) and tells the app; the trailing bytes wait on the transport (`readable`) until the app
+   * has read, then its own Timer (read(): `this.#doRead ??= Timer.set(…)`) runs the session on them.
+   */
+  sendThenFault(data: Uint8Array, message: string): void {
+    const t = this.transport;
+    if (!t) throw new Error("sendThenFault: not a TLS peer");
+    this.#inbox.push(data.slice());
+    this.sessionFault = message;
+    t.peer.send(Uint8Array.of(21, 3, 3, 0, 2, 2, 40)); // held: the TLS socket still has #data
+    this.#callbacks.onReadable?.(data.length);
+  }
+  /** TLS only: bytes the TLS layer decrypted and holds for the app (tlssocket.js #data). */
+  get holding(): boolean { return this.#inbox.length > 0; }
 
   /** The connection is up and `count` bytes may be written. */
   accept(count: number): void {
@@ -150,26 +169,50 @@ export class TLSSocket {
     // callbacks, which run the session (and throw when it refuses the server).
     const peer = this.#peer;
     const Transport = io as typeof TCP;
+    // As tlssocket.js, `readable` is a plain property the TLS socket keeps on its transport object.
     const socket = new Transport({
       ...options,
-      onReadable: () => {
-        const fault = peer.sessionFault;
-        peer.sessionFault = undefined;
-        if (fault !== undefined) throw new Error(fault);
-      },
+      onReadable: (count: number) => this.#onReadable(count),
       onWritable: () => undefined,
       onError: () => peer.fail(),
-    } as AnyOptions);
+    } as AnyOptions) as TCP & { readable: number };
+    socket.readable = 0;
+    this.#socket = socket;
     const transportPeer = peers.pop()!; // reached through the TLS peer, not as a socket of its own
     peer.transport = { socket, peer: transportPeer };
+  }
+  readonly #socket: TCP & { readable: number };
+  #doRead: ReturnType<typeof Timer.set> | undefined;
+  /** tlssocket.js #onReadable: note the count; while the app has not read what it holds, wait. */
+  #onReadable(count: number): void {
+    this.#socket.readable = count;
+    if (this.#peer.holding) return;
+    this.#runSession();
+  }
+  /** The session reading the transport: a pending fault throws here, as ssl_alert.js / ssl_handshake.js do. */
+  #runSession(): void {
+    const fault = this.#peer.sessionFault;
+    this.#peer.sessionFault = undefined;
+    if (fault !== undefined) throw new Error(fault);
   }
   /** tlssocket.js: no count = everything waiting (the only form the glue uses). */
   read(count?: number | ArrayBufferLike): ArrayBuffer | undefined {
     if (count !== undefined) throw new Error("fake TLSSocket: the glue reads everything (no count)");
-    return this.#peer.read();
+    const data = this.#peer.read();
+    // tlssocket.js read(): once the held data is taken and the transport has bytes waiting, its own
+    // Timer runs the session on them — outside any callback the glue gave (an exception there is fxAbort).
+    if (data !== undefined && !this.#peer.holding && this.#socket.readable) {
+      this.#doRead ??= Timer.set(() => {
+        this.#doRead = undefined;
+        if (this.#socket.readable) this.#onReadable(this.#socket.readable);
+      });
+    }
+    return data;
   }
   write(data: ArrayBufferLike | ArrayBufferView): number { this.#peer.write(data); return bytesOf(data, "write").length; }
   close(): undefined {
+    Timer.clear(this.#doRead);
+    this.#doRead = undefined;
     this.#peer.close();
     const t = this.#peer.transport;
     if (t && !t.peer.closed) t.socket.close();
