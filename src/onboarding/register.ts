@@ -6,7 +6,7 @@ import type { BrokerConfig, RegisterConfig } from "../config/factory-config.js";
 import { DEFAULT_HTTP_LIMITS, HttpError, retryAfterMs, type HttpLimits, type HttpResponse } from "../http/codec.js";
 import { httpFetch } from "../http/client.js";
 import { Secret } from "../secrets/secret.js";
-import type { MqttCredentials } from "../storage/credential-record.js";
+import { checkMqttUsable, RecordError, type MqttCredentials } from "../storage/credential-record.js";
 import { InsecureTransportError, replyTrust } from "./transport-trust.js";
 import { fail, macDigits, NO_MAC, type OnboardingContext, type Strategy, type StrategyFailure, type StrategyResult } from "./strategy.js";
 
@@ -45,7 +45,7 @@ export function credentialsFromRegistration(text: string, config: RegisterConfig
   const deviceId = field(config.fields.deviceId);
   // The device ID becomes the client ID and a topic level: refuse anything that is not plain.
   if (!/^[0-9A-Za-z_-]{1,64}$/.test(deviceId)) throw new RegisterReplyError("device ID is not a plain identifier");
-  return {
+  const mqtt: MqttCredentials = {
     brokerUrl: broker.url,
     clientId: deviceId,
     username: field(config.fields.key),
@@ -54,6 +54,14 @@ export function credentialsFromRegistration(text: string, config: RegisterConfig
     ...(broker.serverName !== undefined ? { serverName: broker.serverName } : {}),
     topics: { telemetry: `devices/${deviceId}/telemetry`, status: `devices/${deviceId}/status`, command: `devices/${deviceId}/cmd` },
   };
+  // Credentials the MQTT client could not use (U+0000 in the user name, …): refused before anything is stored.
+  try {
+    checkMqttUsable(mqtt);
+  } catch (e) {
+    if (e instanceof RecordError) throw new RegisterReplyError(`registration reply: ${e.message}`);
+    throw e;
+  }
+  return mqtt;
 }
 
 export function registerStrategy(config: RegisterConfig, broker: BrokerConfig, limits: HttpLimits = DEFAULT_HTTP_LIMITS): Strategy {

@@ -1,14 +1,15 @@
 // The credential store over arbitrary flash contents: slot framing (magic, format, sequence,
 // length, CRC-32) and the record inside. Input layout: byte 0 says which slots exist (bit 0 "a",
 // bit 1 "b"), bytes 1–2 the length of slot "a", then slot "a", then slot "b".
-// Properties: load() never throws and never writes; it finds a record exactly when a slot is
-// intact, and then the newer one by serial-number arithmetic (RFC 1982: the step from 0xFFFFFFFF
-// to 0 is newer), checked against a framing parser and comparison written here from the format,
-// not SlotPair's; "ok" means a whole record; and a save after that load
-// is what the next boot reads.
+// Properties: load() never throws and never writes; it finds a record exactly when an intact slot
+// decodes, and then the newest such by serial-number arithmetic (RFC 1982: the step from
+// 0xFFFFFFFF to 0 is newer) — a newer intact slot it cannot decode is skipped and said so; no
+// intact slot is "empty", or "corrupt" when both are present and damaged — checked against a
+// framing parser and comparison written here from the format, not SlotPair's; "ok" means a whole
+// record; and a save after that load is what the next boot reads.
 import { crc32 } from "../../../src/bytes/bytes.js";
 import type { KeyValueStorage } from "../../../src/io/io.js";
-import { encodeRecord } from "../../../src/storage/credential-record.js";
+import { decodeRecord, encodeRecord } from "../../../src/storage/credential-record.js";
 import { CredentialStore } from "../../../src/storage/credential-store.js";
 import { SlotPair } from "../../../src/storage/slot-pair.js";
 import type { Rand } from "../rand.js";
@@ -98,13 +99,46 @@ export const slotPairTarget: FuzzTarget = {
     const store = new CredentialStore(storage);
     const loaded = store.load(); // any exception escapes: a failure
     expect(storage.writes === 0, "load() wrote to flash");
-    const sequences = [flags & 1 ? intactSequence(a) : undefined, flags & 2 ? intactSequence(b) : undefined].filter((x) => x !== undefined);
-    expect((loaded.status === "empty") === (sequences.length === 0), `store says ${loaded.status}, ${sequences.length} intact slots`);
+    // The model, from the format: a slot is intact when its framing and CRC hold; the store takes
+    // the newest intact slot whose record decodes (a newer one it cannot decode is skipped, not a
+    // blocker); no intact slot → "empty", or "corrupt" when both keys are there and both damaged.
+    const slots = [
+      { bytes: a, present: (flags & 1) !== 0, sequence: flags & 1 ? intactSequence(a) : undefined },
+      { bytes: b, present: (flags & 2) !== 0, sequence: flags & 2 ? intactSequence(b) : undefined },
+    ];
+    const intact = slots.filter((x): x is typeof x & { sequence: number } => x.sequence !== undefined);
+    if (intact.length === 0) {
+      const expected = slots.every((x) => x.present) ? "corrupt" : "empty";
+      expect(loaded.status === expected, `store says ${loaded.status}, 0 intact slots (expected ${expected})`);
+      return;
+    }
+    expect(loaded.status !== "empty" && loaded.status !== "corrupt", `store says ${loaded.status}, ${intact.length} intact slots`);
+    const newestFirst = intact.length === 2 && intact[0]!.sequence !== intact[1]!.sequence && newest([intact[0]!.sequence, intact[1]!.sequence]) === intact[1]!.sequence
+      ? [intact[1]!, intact[0]!] : intact;
+    const payload = (x: { bytes: Uint8Array }) => x.bytes.subarray(13, x.bytes.length - 4);
+    const decodes = (x: { bytes: Uint8Array }) => { try { decodeRecord(payload(x)); return true; } catch { return false; } };
+    const readable = newestFirst.filter(decodes);
+    if (readable.length === 0) {
+      expect(loaded.status === "unreadable", `store says ${loaded.status}, no intact slot decodes`);
+      return;
+    }
+    expect(loaded.status === "ok", `store says ${loaded.status}, ${readable.length} intact slot(s) decode`);
     if (loaded.status !== "ok") return;
     checkWholeRecord(loaded.record, "store.load");
-    expect(loaded.sequence === newest(sequences), `loaded sequence ${loaded.sequence}, intact slots hold ${sequences.join(" and ")}`);
-    const chosen = loaded.sequence === (flags & 1 ? intactSequence(a) : undefined) ? a : b;
-    checkNothingDropped(chosen.subarray(13, chosen.length - 4), loaded.record);
+    expect(loaded.sequence === readable[0]!.sequence, `loaded sequence ${loaded.sequence}, intact slots hold ${intact.map((x) => x.sequence).join(" and ")}, the newest that decodes ${readable[0]!.sequence}`);
+    expect((loaded.skipped !== undefined) === (newestFirst[0]!.sequence !== readable[0]!.sequence || !decodes(newestFirst[0]!)),
+      `skipped ${loaded.skipped !== undefined} though the newest intact slot ${decodes(newestFirst[0]!) ? "decodes" : "does not decode"}`);
+    // Both slots may carry the same sequence (only corrupt flash does): either may be the one loaded.
+    const candidates = readable.filter((x) => x.sequence === loaded.sequence);
+    const failures: unknown[] = [];
+    for (const chosen of candidates) {
+      try {
+        checkNothingDropped(payload(chosen), loaded.record);
+      } catch (e) {
+        failures.push(e);
+      }
+    }
+    if (failures.length === candidates.length) throw failures[0];
     // Power on again after a save: the new record is what comes back.
     const next = { ...loaded.record, strategy: { name: "fuzz", state: { n: loaded.sequence } } };
     store.save(next);
