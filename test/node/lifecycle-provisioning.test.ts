@@ -22,6 +22,7 @@ import { attachMappingSubscriber } from "../../host-sim/cloud/user-mapping/mqtt-
 import { UserMappingCloud } from "../../host-sim/cloud/user-mapping/service.js";
 import { provisionDevice, waitForMapping } from "../../host-sim/provisioning/app.js";
 import { withRadios } from "../../host-sim/provisioning/kit.js";
+import { HttpProtocommTransport, startHttpTransport } from "../../host-sim/provisioning/http-transport.js";
 import { createSimDevice, type HostSimDevice } from "../../host-sim/sim-device.js";
 import { startScenarioBroker, type ScenarioBroker } from "../support/scenario-broker.js";
 import { until } from "./until.js";
@@ -196,4 +197,42 @@ test("a device without radios skips provisioning and says so", async () => {
   assert.ok(sim.logs.some((r) => r.event === "radios-absent"));
   device.shutdown();
   sim.io.shutdown();
+});
+
+test("no BLE (the desktop simulator, a SoftAP-only build): a window with an attached HTTP transport provisions over HTTP and goes online; without one the device skips provisioning", async () => {
+  const radio = new SimBleRadio();
+  const u = unit(radio);
+  const withBle = withRadios(u.sim.io, radio, undefined, { scanMs: 5, connectMs: 20 }).io;
+  const { ble: _unused, ...io } = withBle;
+  const http = await startHttpTransport(undefined);
+  try {
+    const base = config(2);
+    const device = new Device(io, { ...base, provisioning: { ...base.provisioning!, ble: false, attachesTransport: true, onWindow: (w) => http.setService(w.service) } });
+    const events: DeviceEvent[] = [];
+    device.on((e) => events.push(e));
+    device.boot();
+    assert.equal(device.state, "provisioning", "the window opens without io.ble");
+    const qr = events.find((e) => e.type === "provisioning" && e.event.type === "opened");
+    assert.ok(qr && qr.type === "provisioning" && qr.event.type === "opened");
+    assert.equal(JSON.parse(qr.event.qr).transport, "softap", "the QR tells the app to use the SoftAP transport");
+    const transport = new HttpProtocommTransport(http.host, http.port);
+    const result = await provisionDevice({ transport, random, sleep: (ms) => sleep(ms), security: 2, pop: POP, ssid: "home-net", passphrase: "correct horse battery", pollMs: 50 });
+    transport.close();
+    assert.equal(result.status.state, "connected");
+    await until("online", () => device.state === "online");
+    device.shutdown();
+
+    // another blank unit, no BLE and nothing attached: no window anyone could reach
+    const radio2 = new SimBleRadio();
+    const u2 = unit(radio2);
+    const { ble: _none, ...io2 } = withRadios(u2.sim.io, radio2, undefined, { scanMs: 5, connectMs: 20 }).io;
+    const bare = new Device(io2, config(2));
+    bare.boot();
+    assert.notEqual(bare.state, "provisioning", "no window without a transport");
+    assert.equal(bare.provisioningWindow, undefined);
+    assert.ok(u2.sim.logs.some((l) => JSON.stringify(l).includes("radios-absent")), "the skip is logged");
+    bare.shutdown();
+  } finally {
+    await http.close();
+  }
 });

@@ -196,13 +196,16 @@ export class BoardHttpProvisioning {
     }
   }
 
-  /** A non-zero u32 (protocomm's session IDs are the socket's fd; ours must not be guessable). */
+  /**
+   * A random u32 (protocomm's session IDs are the socket's fd; ours must not be guessable), at
+   * least 0x10000 so that it never names a BLE link of the same window (their IDs count from 1).
+   */
   #newSessionId(): number {
     const bytes = new Uint8Array(4);
     for (;;) {
       this.#o.random(bytes);
       const id = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
-      if (id !== 0 && id !== this.#session) return id;
+      if (id >= 0x10000 && id !== this.#session) return id;
     }
   }
 
