@@ -173,11 +173,11 @@ try {
   record("CLI provisioned the unit over HTTP (Security 2, scan, Wi-Fi config, user mapping)", cli.status === 0 && /^done:/m.test(cli.text), `exit ${cli.status}; ${steps.join(" / ")}; ${/^done:.*$/m.exec(cli.text)?.[0] ?? ""}`);
   const closed = await waitFor(/"closed"|closed.*success/, 30_000, opened ?? 0);
   const session = logs.find((l) => /session-established/.test(l));
-  record("device: session established (Security 2)", session !== undefined, session ?? "not logged");
+  record("the device established a Security 2 session", session !== undefined, session ?? "not logged");
   const mapping = logs.find((l) => /user-mapping/.test(l));
-  record("device: user mapping received and kept for confirmation once online", mapping !== undefined, mapping ?? "not logged");
+  record("the device took the user mapping (kept for confirmation once online)", mapping !== undefined, mapping ?? "not logged");
   const joined = logs.find((l) => /wifi-connected|joined/.test(l));
-  record("device: joined the simulator's Wi-Fi (JAMS2) through the window", joined !== undefined, joined ?? "not logged");
+  record("the device joined the simulator's Wi-Fi (JAMS2) through the window", joined !== undefined, joined ?? "not logged");
   record("window closed after success", closed !== undefined && /success/.test(logs[closed]!), closed !== undefined ? logs[closed]! : "no close logged");
   const status = await post("proto-ver", new Uint8Array([1]));
   record("a request after the window closed gets 503", status === 503, `HTTP ${status}`);

@@ -15,7 +15,10 @@
 //              (handshake_failure), the real server's handshake cut mid-way, a record of an unknown
 //              type. The SDK's TLS throws inside its socket callbacks for each (ssl_alert.js,
 //              tlssocket.js, ssl_record.js): each must be a typed failure and a retry, never an XS abort.
-//   SIM_RUN_ONLY=<run>,… runs only those (wrong-ca, tls-faults, bootstrap, register, fit-…); =fit the fit runs.
+//   provision-http  the provisioning window over Espressif's HTTP transport (the simulator has no
+//              BLE), driven by our CLI: Security 2, scan, Wi-Fi config, user mapping; then 503
+//              (host-sim/board/sim-provision.ts, also `npm run sim:provision` alone)
+//   SIM_RUN_ONLY=<run>,… runs only those (wrong-ca, tls-faults, bootstrap, register, provision-http, fit-…); =fit the fit runs.
 // The XS instrumentation (chunk and slot heap in use, stack peak) is sampled every second through
 // the xsbug protocol; the report (build/sim-run/report.md) lists it per phase.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -519,6 +522,26 @@ try {
   });
 } finally {
   await cleanup();
+}
+
+// ================= provisioning over HTTP (SoftAP transport): its own script, with its own build,
+// Xvfb and xsbug, run after the others have stopped (the simulator has no BLE; see sim-provision.ts)
+if (wanted("provision-http")) {
+  const text = await new Promise<string>((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "host-sim", "board", "sim-provision.ts")], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => { out += String(d); });
+    child.stderr!.on("data", (d: Buffer) => { out += String(d); });
+    child.on("exit", () => resolve(out));
+  });
+  const results = text.match(/^(PASS|FAIL) .*$/gm) ?? [];
+  if (results.length === 0) record("provision-http", "run completed", false, text.trim().split("\n").slice(-3).join(" "));
+  for (const line of results) {
+    const m = /^(PASS|FAIL) ([^:]+): (.*)$/.exec(line);
+    record("provision-http", m?.[2] ?? line, m?.[1] === "PASS", m?.[3] ?? "");
+  }
+  const window = /^memory while the window was open: (.*)$/m.exec(text)?.[1];
+  if (window !== undefined) record("provision-http", "memory while the provisioning window is open (see build/sim-provision/report.md)", true, window);
 }
 
 // ---- report
