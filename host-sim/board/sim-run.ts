@@ -11,14 +11,17 @@
 //              writes → Mosquitto restarted: back online → 1,000 publishes (memory)
 //   register   self-registration with the node ID as serial → online → telemetry acknowledged
 //   wrong-ca   the bootstrap server's CA is an unrelated one: a typed refusal, the machine lives on
-//   tls-faults the bootstrap server refuses in the TLS layer, one way per connection: a fatal alert
+//   tls-faults the bootstrap server fails in the TLS layer, one way per connection: a fatal alert
 //              (handshake_failure), the real server's handshake cut mid-way, a record of an unknown
-//              type. The SDK's TLS throws inside its socket callbacks for each (ssl_alert.js,
-//              tlssocket.js, ssl_record.js): each must be a typed failure and a retry, never an XS abort.
+//              type. The SDK's TLS throws inside its transport callbacks for each (ssl_alert.js,
+//              ssl_record.js). Each must be a typed failure and a retry, never an XS abort.
+//   tls-junk   the broker (through a proxy) answers CONNECT with its CONNACK and, in the same TCP
+//              segment, a record that does not decrypt: tlssocket.js runs the session on it from its
+//              own re-read Timer, outside the glue's guarded callbacks (issue 12 item 6).
 //   provision-http  the provisioning window over Espressif's HTTP transport (the simulator has no
 //              BLE), driven by our CLI: Security 2, scan, Wi-Fi config, user mapping; then 503
 //              (host-sim/board/sim-provision.ts, also `npm run sim:provision` alone)
-//   SIM_RUN_ONLY=<run>,… runs only those (wrong-ca, tls-faults, bootstrap, register, provision-http, fit-…); =fit the fit runs.
+//   SIM_RUN_ONLY=<run>,… runs only those (wrong-ca, tls-faults, tls-junk, bootstrap, register, provision-http, fit-…); =fit the fit runs.
 // The XS instrumentation (chunk and slot heap in use, stack peak) is sampled every second through
 // the xsbug protocol; the report (build/sim-run/report.md) lists it per phase.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -249,6 +252,7 @@ process.on("exit", () => { xvfb.kill("SIGKILL"); });
 async function cleanup(): Promise<void> {
   for (const r of runs) await r.stop();
   await tlsFaults.close();
+  await junkBroker.close();
   xvfb.kill("SIGKILL");
   await xsbug.close();
   await cloud.close();
@@ -303,6 +307,56 @@ async function startTlsFaults(upstreamPort: number): Promise<{ close(): Promise<
   return { close, url: `https://127.0.0.1:${port}`, seen };
 }
 const tlsFaults = await startTlsFaults(Number(new URL(httpUrl).port));
+
+/**
+ * A proxy to the real broker that, on every connection, forwards the broker's records until its
+ * first application record (the CONNACK), sends that record and, in the same TCP write, an
+ * application record of junk the device cannot decrypt (ssl_record.js throws "auth failed"), then
+ * drops the broker. tlssocket.js holds the CONNACK for the app and leaves the junk on the transport;
+ * once the app has read, its own re-read Timer (tlssocket.js read(): `Timer.set`) runs the session
+ * on it — outside every callback the glue guards. `connections` counts the devices served.
+ */
+async function startJunkAfterConnack(upstreamPort: number): Promise<{ close(): Promise<void>; url: string; connections: () => number }> {
+  let connections = 0;
+  const sockets = new Set<NetSocket>();
+  const server = createServer((device) => {
+    connections += 1;
+    sockets.add(device);
+    device.on("close", () => sockets.delete(device));
+    device.on("error", () => {});
+    const upstream = connect(upstreamPort, "127.0.0.1");
+    sockets.add(upstream);
+    upstream.on("close", () => { sockets.delete(upstream); });
+    upstream.on("error", () => device.destroy());
+    device.on("data", (d: Buffer) => { if (!upstream.destroyed) upstream.write(d); });
+    device.on("close", () => upstream.destroy());
+    let pending = Buffer.alloc(0);
+    upstream.on("data", (d: Buffer) => {
+      pending = Buffer.concat([pending, d]);
+      while (pending.length >= 5) {
+        const size = 5 + pending.readUInt16BE(3);
+        if (pending.length < size) return;
+        const record = pending.subarray(0, size);
+        pending = pending.subarray(size);
+        if (record[0] === 23) {
+          const junk = Buffer.concat([Buffer.from([23, 3, 3, 0, 48]), Buffer.alloc(48, 0xa5)]);
+          device.write(Buffer.concat([record, junk]));
+          upstream.destroy(); // the device must end the connection itself
+          return;
+        }
+        device.write(record);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  const close = (): Promise<void> => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return { close, url: `mqtts://127.0.0.1:${port}`, connections: () => connections };
+}
+const junkBroker = await startJunkAfterConnack(Number(new URL(cloud.brokerUrl.replace("mqtts:", "http:")).port));
 /** One run: an exception (a service that did not answer) is a failed check, and the next run goes on. */
 async function guarded(run: string, body: () => Promise<void>): Promise<void> {
   if (!wanted(run)) return;
@@ -336,6 +390,7 @@ try {
   if (wanted("register")) await build("register", { chain: ["stored", "register"], broker, retry, register: { url: `${httpUrl}/register`, ca: pki.caPem, serial: "node-id" } }, { telemetryIntervalMs: 1000 });
   for (const fit of FITS) if (wanted(fit.label) || onlyFits) await build(fit.label, bootstrapFactory, { telemetryIntervalMs: 20 }, fit);
   if (wanted("tls-faults")) await build("tls-faults", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: tlsFaults.url, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
+  if (wanted("tls-junk")) await build("tls-junk", { chain: ["stored", "bootstrap"], broker: { ...broker, url: junkBroker.url }, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
   if (wanted("wrong-ca")) await build("wrong-ca", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.wrongCaPem } }, { telemetryIntervalMs: 1000 });
 
   // ================= bootstrap
@@ -496,6 +551,25 @@ try {
     const later = await sim.waitFor(/attempt strategy=bootstrap attempt=/, 30_000, from);
     record(label, "TLS faults: no XS abort, the firmware backs off and retries", sim.alive && sim.aborted() === undefined && failures.length === TLS_FAULTS.length * 2 && later !== undefined,
       `${sim.aborted() ?? "no abort"}; ${failures.length} failures over ${tlsFaults.seen.length} connections; next: ${later?.line.slice(25) ?? "nothing"}`);
+    await sim.stop();
+  });
+
+  // ================= an undecryptable record behind the broker's CONNACK (tlssocket.js's re-read Timer)
+  await guarded("tls-junk", async () => {
+    const label = "tls-junk";
+    const sim = new SimRun(label, soPath(label), display, xsbug);
+    runs.push(sim);
+    current = sim;
+    sim.start();
+    const boot = await sim.waitFor(/device: boot nodeId=(\w+)/, 30_000);
+    const nodeId = boot ? /nodeId=(\w+)/.exec(boot.line)![1]! : "";
+    cloud.addBootstrapConfig({ externalId: nodeId, externalKey: EXTERNAL_KEY });
+    await cloud.settled();
+    const first = await sim.waitFor(/offline reason=/, 90_000);
+    const second = await sim.waitFor(/offline reason=/, 60_000, (first?.index ?? 0) + 1);
+    record(label, "bad record behind the CONNACK: the connection's typed error", first !== undefined, first?.line.slice(25) ?? sim.logs.slice(-5).join(" | "));
+    record(label, "bad record behind the CONNACK: no XS abort, the firmware reconnects (and meets it again)", sim.alive && sim.aborted() === undefined && second !== undefined,
+      `${sim.aborted() ?? "no abort"}; ${junkBroker.connections()} connections; next: ${second?.line.slice(25) ?? "nothing"}`);
     await sim.stop();
   });
 
