@@ -83,13 +83,19 @@ class SimRun {
 
   start(): void {
     this.#exited = undefined;
-    const proc = spawn(mcsim, [this.so], {
+    // SIM_RUN_GDB=1: mcsim under gdb (batch), so a native crash prints its backtrace into the run's log
+    const gdb = process.env.SIM_RUN_GDB === "1";
+    const proc = spawn(gdb ? "gdb" : mcsim, gdb ? ["-q", "-batch", "-ex", "run", "-ex", "bt 30", "--args", mcsim, this.so] : [this.so], {
       env: { ...process.env, DISPLAY: `:${this.display}`, XSBUG_HOST: "127.0.0.1", XSBUG_PORT: String(this.xsbug.port) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     proc.stdout!.on("data", (d: Buffer) => this.#out(String(d)));
     proc.stderr!.on("data", (d: Buffer) => this.#out(String(d)));
-    proc.on("exit", (code) => { this.#exited = code; this.#wake(); });
+    proc.on("exit", (code, signal) => {
+      this.#exited = code;
+      this.output.push(`\n[mcsim exited: ${signal ?? `code ${code}`}]\n`);
+      this.#wake();
+    });
     this.#proc = proc;
   }
 
@@ -550,7 +556,7 @@ try {
     });
     const later = await sim.waitFor(/attempt strategy=bootstrap attempt=/, 30_000, from);
     record(label, "TLS faults: no XS abort, the firmware backs off and retries", sim.alive && sim.aborted() === undefined && failures.length === TLS_FAULTS.length * 2 && later !== undefined,
-      `${sim.aborted() ?? "no abort"}; ${failures.length} failures over ${tlsFaults.seen.length} connections; next: ${later?.line.slice(25) ?? "nothing"}`);
+      `${sim.aborted() ?? "no abort"}${sim.alive ? "" : ` (mcsim gone: ${sim.output.join("").trim().split("\n").slice(-1)[0] ?? ""})`}; ${failures.length} failures over ${tlsFaults.seen.length} connections; next: ${later?.line.slice(25) ?? "nothing"}`);
     await sim.stop();
   });
 

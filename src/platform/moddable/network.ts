@@ -256,6 +256,9 @@ function transportFor(tap: TransportTap, fault: (error: unknown) => void): Trans
       stopped = true;
       if (reRead !== undefined) Timer.clear(reRead);
       reRead = undefined;
+      // nothing of the closed SDK socket is kept
+      instance = undefined;
+      onReadable = undefined;
     },
   };
 }
