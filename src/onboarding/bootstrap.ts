@@ -10,14 +10,14 @@ import { DEFAULT_HTTP_LIMITS, HttpError, retryAfterMs, type HttpLimits, type Htt
 import { httpFetch } from "../http/client.js";
 import { Secret } from "../secrets/secret.js";
 import type { CredentialRecord, MqttCredentials } from "../storage/credential-record.js";
-import { checkMqttUsable, parseBrokerUrl, RecordError } from "../storage/credential-record.js";
+import { parseBrokerUrl } from "../storage/credential-record.js";
 import { bootstrapProfile, channelTopics, type BootstrapProfile, type BootstrapVersion } from "./bootstrap-version.js";
 import { InsecureTransportError, replyTrust, type ReplyTrust } from "./transport-trust.js";
 import { boardClientKeyProblem } from "./client-key.js";
 import { ExternalKeyError, resolveExternalKey } from "./external-key.js";
 import type { CryptoProvider } from "../crypto/provider.js";
 import { decryptReply, encryptExternalKey, SecureBootstrapError, serviceKeyBytes } from "./secure-bootstrap.js";
-import { fail, macDigits, NO_MAC, type OnboardingContext, type Strategy, type StrategyFailure, type StrategyResult } from "./strategy.js";
+import { fail, macDigits, NO_MAC, usableCredentials, type OnboardingContext, type Strategy, type StrategyFailure, type StrategyResult } from "./strategy.js";
 
 export interface BootstrapChannel {
   readonly id: string;
@@ -195,7 +195,7 @@ export function credentialsFromReply(reply: BootstrapReply, broker: BrokerConfig
   const brokerUrl = (verified ? brokerFromContent(reply.content) : undefined) ?? broker.url;
   const ca = (verified ? reply.caCert : undefined) ?? broker.ca;
   const topics = data && control ? channelTopics(profile, data.id, control.id, settings.domainId) : undefined;
-  return usable({
+  return usableCredentials({
     brokerUrl,
     clientId: reply.id,
     username: reply.id,
@@ -204,18 +204,7 @@ export function credentialsFromReply(reply: BootstrapReply, broker: BrokerConfig
     ...(broker.serverName !== undefined ? { serverName: broker.serverName } : {}),
     ...(reply.clientCert !== undefined ? { clientCertificate: reply.clientCert, clientKey: reply.clientKey! } : {}),
     ...(topics ? { topics } : {}),
-  });
-}
-
-/** Credentials the MQTT client could not use (U+0000 in the ID, …) are a malformed reply, refused before anything is stored. */
-function usable(mqtt: MqttCredentials): MqttCredentials {
-  try {
-    checkMqttUsable(mqtt);
-  } catch (e) {
-    if (e instanceof RecordError) throw new BootstrapReplyError(`bootstrap reply: ${e.message}`);
-    throw e;
-  }
-  return mqtt;
+  }, (message) => new BootstrapReplyError(`bootstrap reply: ${message}`));
 }
 
 /** What a reply over an unverified link asked for and did not get (for the log: URLs and PEM are not secrets). */

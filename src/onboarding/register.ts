@@ -6,9 +6,9 @@ import type { BrokerConfig, RegisterConfig } from "../config/factory-config.js";
 import { DEFAULT_HTTP_LIMITS, HttpError, retryAfterMs, type HttpLimits, type HttpResponse } from "../http/codec.js";
 import { httpFetch } from "../http/client.js";
 import { Secret } from "../secrets/secret.js";
-import { checkMqttUsable, RecordError, type MqttCredentials } from "../storage/credential-record.js";
+import type { MqttCredentials } from "../storage/credential-record.js";
 import { InsecureTransportError, replyTrust } from "./transport-trust.js";
-import { fail, macDigits, NO_MAC, type OnboardingContext, type Strategy, type StrategyFailure, type StrategyResult } from "./strategy.js";
+import { fail, macDigits, NO_MAC, usableCredentials, type OnboardingContext, type Strategy, type StrategyFailure, type StrategyResult } from "./strategy.js";
 
 export class RegisterReplyError extends Error {
   readonly code = "malformed-reply";
@@ -54,14 +54,7 @@ export function credentialsFromRegistration(text: string, config: RegisterConfig
     ...(broker.serverName !== undefined ? { serverName: broker.serverName } : {}),
     topics: { telemetry: `devices/${deviceId}/telemetry`, status: `devices/${deviceId}/status`, command: `devices/${deviceId}/cmd` },
   };
-  // Credentials the MQTT client could not use (U+0000 in the user name, …): refused before anything is stored.
-  try {
-    checkMqttUsable(mqtt);
-  } catch (e) {
-    if (e instanceof RecordError) throw new RegisterReplyError(`registration reply: ${e.message}`);
-    throw e;
-  }
-  return mqtt;
+  return usableCredentials(mqtt, (message) => new RegisterReplyError(`registration reply: ${message}`));
 }
 
 export function registerStrategy(config: RegisterConfig, broker: BrokerConfig, limits: HttpLimits = DEFAULT_HTTP_LIMITS): Strategy {

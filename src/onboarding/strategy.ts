@@ -3,7 +3,7 @@
 // turns that "why" into retry, back-off or the next strategy.
 import type { Io } from "../io/io.js";
 import type { Logger } from "../log/logger.js";
-import type { CredentialRecord, MqttCredentials, StrategyStateValue } from "../storage/credential-record.js";
+import { checkMqttUsable, RecordError, type CredentialRecord, type MqttCredentials, type StrategyStateValue } from "../storage/credential-record.js";
 
 export type FailureKind =
   /** Network down, DNS, TLS refused, timeout, 5xx: the service may come back. */
@@ -73,4 +73,18 @@ export const NO_MAC = 'no MAC: not readable before Wi-Fi starts, and the SDK\'s 
 
 export function macDigits(mac: string | undefined): string | undefined {
   return mac?.replace(/:/g, "").toUpperCase();
+}
+
+/**
+ * Credentials a reply handed us that the MQTT client could not use (U+0000 in an ID, …) are the
+ * reply's fault: refused with the strategy's typed error before anything is stored (issue 14, H2).
+ */
+export function usableCredentials(mqtt: MqttCredentials, refuse: (message: string) => Error): MqttCredentials {
+  try {
+    checkMqttUsable(mqtt);
+  } catch (e) {
+    if (e instanceof RecordError) throw refuse(e.message);
+    throw e;
+  }
+  return mqtt;
 }

@@ -9,9 +9,12 @@ export class TlsConfigError extends Error {
   }
 }
 
-/** Every "-----BEGIN CERTIFICATE-----" block, decoded and parsed, in order. */
-export function parseCertificatesPem(pem: string): Certificate[] {
-  const out: Certificate[] = [];
+/**
+ * Every "-----BEGIN <label>-----" block whose label is in `labels`, base64-decoded, in order.
+ * Labels are matched exactly; other blocks are skipped but must still be well formed.
+ */
+export function pemBlocks(pem: string, labels: readonly string[]): Uint8Array[] {
+  const blocks: Uint8Array[] = [];
   let body: string[] | undefined;
   let label = "";
   for (const raw of pem.split("\n")) {
@@ -24,24 +27,30 @@ export function parseCertificatesPem(pem: string): Certificate[] {
       body = [];
     } else if (end) {
       if (!body || end[1] !== label) throw new TlsConfigError("pem", "PEM END without matching BEGIN");
-      if (label === "CERTIFICATE") out.push(certificate(body.join("")));
+      if (labels.includes(label)) {
+        try {
+          blocks.push(fromBase64(body.join("")));
+        } catch {
+          throw new TlsConfigError("pem", `PEM ${label} block is not valid base64`);
+        }
+      }
       body = undefined;
     } else if (body && line.length > 0) {
       body.push(line);
     }
   }
   if (body) throw new TlsConfigError("pem", "PEM block not terminated");
+  return blocks;
+}
+
+/** Every "-----BEGIN CERTIFICATE-----" block, decoded and parsed, in order. */
+export function parseCertificatesPem(pem: string): Certificate[] {
+  const out = pemBlocks(pem, ["CERTIFICATE"]).map(certificate);
   if (out.length === 0) throw new TlsConfigError("pem", "no CERTIFICATE in the PEM text");
   return out;
 }
 
-function certificate(base64: string): Certificate {
-  let der: Uint8Array;
-  try {
-    der = fromBase64(base64);
-  } catch {
-    throw new TlsConfigError("pem", "PEM CERTIFICATE block is not valid base64");
-  }
+function certificate(der: Uint8Array): Certificate {
   try {
     return parseCertificate(der);
   } catch (e) {
