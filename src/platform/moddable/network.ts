@@ -194,8 +194,8 @@ function transportFor(tap: TransportTap, fault: (error: unknown) => void): Trans
   // tlssocket.js keeps the count of waiting bytes as a plain `readable` property on the transport
   let instance: (TCP & { readable?: number }) | undefined;
   let onReadable: ((count: number) => void) | undefined;
-  let arrivals = 0;
   let stopped = false;
+  let reads = 0;
   let reRead: ReturnType<typeof Timer.set> | undefined;
   const guard = <A extends unknown[]>(fn: ((...args: A) => void) | undefined) => (fn === undefined ? undefined : (...args: A): void => {
     try {
@@ -214,15 +214,14 @@ function transportFor(tap: TransportTap, fault: (error: unknown) => void): Trans
   class ObservedTcp extends TCP {
     constructor(options: ConstructorParameters<typeof TCP>[0]) {
       const readable = guard(options.onReadable);
-      const counted = readable === undefined ? undefined : (count: number): void => { arrivals += 1; readable(count); };
-      super({ ...options, onReadable: counted, onWritable: guard(options.onWritable), onError: guard(options.onError) });
-      instance = this;
+      super({ ...options, onReadable: readable, onWritable: guard(options.onWritable), onError: guard(options.onError) });
       onReadable = readable;
     }
 
     override read(byteLength?: number): number | ArrayBuffer;
     override read(buffer: ByteBuffer): void;
     override read(into?: number | ByteBuffer): number | ArrayBuffer | void {
+      reads += 1;
       const result = (TCP.prototype.read as (this: TCP, into?: unknown) => number | ArrayBuffer).call(this, into);
       const view = into as unknown;
       if (ArrayBuffer.isView(view)) see("server", new Uint8Array(view.buffer, view.byteOffset, typeof result === "number" ? Math.min(result, view.byteLength) : view.byteLength));
@@ -231,6 +230,7 @@ function transportFor(tap: TransportTap, fault: (error: unknown) => void): Trans
     }
 
     override write(data: number | ByteBuffer): void {
+      instance = this; // the session's first write (ClientHello) names the transport
       const d = data as unknown;
       if (ArrayBuffer.isView(d)) see("client", new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
       else if (d instanceof ArrayBuffer) see("client", new Uint8Array(d));
@@ -243,11 +243,11 @@ function transportFor(tap: TransportTap, fault: (error: unknown) => void): Trans
       const waiting = instance?.readable;
       if (stopped || instance === undefined || onReadable === undefined || typeof waiting !== "number" || waiting <= 0) return;
       instance.readable = 0;
-      const seen = arrivals;
+      const seen = reads;
       reRead ??= Timer.set(() => {
         reRead = undefined;
-        // a transport onReadable since then carried the current count and ran the session itself
-        if (stopped || instance === undefined || arrivals !== seen) return;
+        // a transport onReadable since then carried the current count and the session read it
+        if (stopped || instance === undefined || reads !== seen) return;
         instance.readable = waiting;
         onReadable?.(waiting);
       }, 0);
