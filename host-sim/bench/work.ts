@@ -9,14 +9,11 @@ import { Device } from "../../src/lifecycle/device.js";
 import { Secret } from "../../src/secrets/secret.js";
 import { CredentialStore } from "../../src/storage/credential-store.js";
 import { aesGcmEncrypt, AesCtrStream } from "../../src/crypto/aes.js";
-import { SrpClient, srpVerifier } from "../../src/crypto/srp.js";
 import { x25519, x25519KeyPair } from "../../src/crypto/x25519.js";
-import { utf8 } from "../../src/bytes/bytes.js";
-import { decode, encode } from "../../src/protobuf/codec.js";
-import { SessionData } from "../../src/protobuf/messages.js";
-import { createSecuritySession, sec2DefaultUsername, type SecurityConfig } from "../../src/provisioning/security.js";
+import { createSecuritySession } from "../../src/provisioning/security.js";
 import { check, waitFor, type Scenario, type ScenarioContext } from "../../test/scenarios/harness.js";
 import type { CryptoProvider } from "../../src/crypto/provider.js";
+import { fixedRandom, prepare, type Prepared } from "../provisioning/handshake-bench.js";
 
 export interface Work {
   readonly name: string;
@@ -57,44 +54,13 @@ async function telemetry(ctx: ScenarioContext, count: number): Promise<void> {
   device.shutdown();
 }
 
-/** The same bytes every time: each timed handshake does exactly the same work. */
-const fixedRandom = (into: Uint8Array): void => {
-  for (let i = 0; i < into.length; i++) into[i] = (i * 73 + 11) & 255;
-};
-
-// Device-side handshakes: the phone's messages are computed once in setup (the device's random
-// is fixed, so its replies and hence the phone's Command1 are the same on every run).
-const POP = utf8("abcd1234");
-let sec1: { config: SecurityConfig; cmd0: Uint8Array; cmd1: Uint8Array } | undefined;
-let sec2: { config: SecurityConfig; cmd0: Uint8Array; cmd1: Uint8Array } | undefined;
-
-function prepareSecurity1(ctx: ScenarioContext): void {
-  const crypto = ctx.crypto;
-  const config: SecurityConfig = { version: 1, pop: POP };
-  const client = x25519KeyPair((into) => into.fill(5));
-  const cmd0 = encode(SessionData, { sec_ver: 1, sec1: { msg: 0, sc0: { client_pubkey: client.publicKey } } });
-  const r0 = decode<{ sec1: { sr0: { device_pubkey: Uint8Array; device_random: Uint8Array } } }>(SessionData, createSecuritySession(config, fixedRandom, crypto).handshake(cmd0)).sec1.sr0;
-  const key = x25519(client.secretKey, r0.device_pubkey);
-  const h = crypto.sha256(POP);
-  for (let i = 0; i < 32; i++) key[i]! ^= h[i]!;
-  const verify = new AesCtrStream(crypto, key, r0.device_random).apply(r0.device_pubkey);
-  sec1 = { config, cmd0, cmd1: encode(SessionData, { sec_ver: 1, sec1: { msg: 2, sc1: { client_verify_data: verify } } }) };
-}
-
-function prepareSecurity2(ctx: ScenarioContext): void {
-  const crypto = ctx.crypto;
-  const username = sec2DefaultUsername();
-  const salt = new Uint8Array(16).fill(0x5a);
-  const config: SecurityConfig = { version: 2, srp: { username, salt, verifier: srpVerifier(crypto, username, POP, salt) } };
-  const client = new SrpClient(crypto, username, POP, (into) => into.fill(5));
-  const cmd0 = encode(SessionData, { sec_ver: 2, sec2: { msg: 0, sc0: { client_username: username, client_pubkey: client.publicKey } } });
-  const r0 = decode<{ sec2: { sr0: { device_pubkey: Uint8Array; device_salt: Uint8Array } } }>(SessionData, createSecuritySession(config, fixedRandom, crypto).handshake(cmd0)).sec2.sr0;
-  const proof = client.processChallenge(r0.device_salt, r0.device_pubkey);
-  sec2 = { config, cmd0, cmd1: encode(SessionData, { sec_ver: 2, sec2: { msg: 2, sc1: { client_proof: proof } } }) };
-}
+// Device-side handshakes: the phone's messages are computed once in setup (handshake-bench.ts: the
+// device's random is fixed, so its replies and hence the phone's Command1 are the same on every run).
+let sec1: Prepared | undefined;
+let sec2: Prepared | undefined;
 
 /** One device-side handshake from a fresh session; checks it ends established. */
-function deviceHandshake(crypto: CryptoProvider, prepared: { config: SecurityConfig; cmd0: Uint8Array; cmd1: Uint8Array } | undefined): void {
+function deviceHandshake(crypto: CryptoProvider, prepared: Prepared | undefined): void {
   check(prepared !== undefined, "setup did not run");
   const session = createSecuritySession(prepared.config, fixedRandom, crypto);
   session.handshake(prepared.cmd0);
@@ -137,8 +103,8 @@ export const WORK: readonly Work[] = [
       for (let i = 0; i < n; i++) x25519(secret, peer);
     },
   },
-  { name: "security1-handshake", iterations: { node: 20, xs: 2 }, setup: prepareSecurity1, run: (ctx, n) => { for (let i = 0; i < n; i++) deviceHandshake(ctx.crypto, sec1); } },
-  { name: "security2-handshake", iterations: { node: 5, xs: 1 }, setup: prepareSecurity2, run: (ctx, n) => { for (let i = 0; i < n; i++) deviceHandshake(ctx.crypto, sec2); } },
+  { name: "security1-handshake", iterations: { node: 20, xs: 2 }, setup: (ctx) => { sec1 = prepare(1, ctx.crypto); }, run: (ctx, n) => { for (let i = 0; i < n; i++) deviceHandshake(ctx.crypto, sec1); } },
+  { name: "security2-handshake", iterations: { node: 5, xs: 1 }, setup: (ctx) => { sec2 = prepare(2, ctx.crypto); }, run: (ctx, n) => { for (let i = 0; i < n; i++) deviceHandshake(ctx.crypto, sec2); } },
   {
     name: "aes-ctr-1kib",
     iterations: { node: 2000, xs: 20 },

@@ -14,14 +14,15 @@ import { check, type Scenario } from "../../test/scenarios/harness.js";
 export const ROUNDS = 3;
 const POP = utf8("abcd1234");
 /** The same bytes every time, so every timed handshake does the same work. */
-const fixedRandom = (into: Uint8Array): void => {
+export const fixedRandom = (into: Uint8Array): void => {
   for (let i = 0; i < into.length; i++) into[i] = (i * 73 + 11) & 255;
 };
 
-type Prepared = { config: SecurityConfig; cmd0: Uint8Array; cmd1: Uint8Array };
+export type Prepared = { config: SecurityConfig; cmd0: Uint8Array; cmd1: Uint8Array };
 const prepared = new Map<number, Prepared>();
 
-function prepare(security: 1 | 2, crypto: CryptoProvider): Prepared {
+/** The phone's Command0/Command1 for a device-side handshake, computed once with `crypto`. */
+export function prepare(security: 1 | 2, crypto: CryptoProvider): Prepared {
   if (security === 1) {
     const config: SecurityConfig = { version: 1, pop: POP };
     const client = x25519KeyPair((into) => into.fill(5));
