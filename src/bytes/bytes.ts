@@ -4,27 +4,48 @@
 export class Utf8Error extends Error {}
 
 export function utf8(text: string): Uint8Array {
-  const out: number[] = [];
+  // Measured first, then written into one Uint8Array: on XS a number[] holds a slot per byte in one
+  // chunk (16 B per byte on the ESP32, 32 on the simulator) — encoding a 2 KB credential record that
+  // way asked for a single 70 KB allocation and aborted a 64 KB chunk heap on the SDK's runtime.
+  let length = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) length += 1;
+    else if (c < 0x800) length += 2;
+    else if (isHighSurrogate(c) && i + 1 < text.length && isLowSurrogate(text.charCodeAt(i + 1))) { length += 4; i++; }
+    else length += 3; // BMP, and a lone surrogate (encoded as itself, as before)
+  }
+  const out = new Uint8Array(length);
+  let o = 0;
   for (let i = 0; i < text.length; i++) {
     let c = text.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+    if (isHighSurrogate(c) && i + 1 < text.length) {
       const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
+      if (isLowSurrogate(d)) {
         c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
         i++;
       }
     }
-    if (c < 0x80) out.push(c);
-    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
-    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    if (c < 0x80) out[o++] = c;
+    else if (c < 0x800) { out[o++] = 0xc0 | (c >> 6); out[o++] = 0x80 | (c & 63); }
+    else if (c < 0x10000) { out[o++] = 0xe0 | (c >> 12); out[o++] = 0x80 | ((c >> 6) & 63); out[o++] = 0x80 | (c & 63); }
+    else { out[o++] = 0xf0 | (c >> 18); out[o++] = 0x80 | ((c >> 12) & 63); out[o++] = 0x80 | ((c >> 6) & 63); out[o++] = 0x80 | (c & 63); }
   }
-  return Uint8Array.from(out);
+  return out;
 }
+
+const isHighSurrogate = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
+const isLowSurrogate = (c: number): boolean => c >= 0xdc00 && c <= 0xdfff;
+
+/** Code units per String.fromCharCode call in fromUtf8: few enough for the board's 512-slot stack. */
+const PIECE = 64;
 
 /** Strict UTF-8 decoding: overlong forms, surrogates and truncated sequences throw Utf8Error. */
 export function fromUtf8(bytes: Uint8Array): string {
-  let out = "";
+  // Pieces of PIECE code units joined once: appending one character at a time makes a new string
+  // per character on XS (a 2 KB record churned 2 MB of chunk heap through the collector).
+  const pieces: string[] = [];
+  const units: number[] = [];
   for (let i = 0; i < bytes.length; ) {
     const b = bytes[i]!;
     let c: number;
@@ -42,12 +63,16 @@ export function fromUtf8(bytes: Uint8Array): string {
     if ((n === 2 && c < 0x800) || (n === 3 && (c < 0x10000 || c > 0x10ffff)) || (c >= 0xd800 && c <= 0xdfff)) {
       throw new Utf8Error(`invalid UTF-8 code point at ${i}`);
     }
-    out += c >= 0x10000
-      ? String.fromCharCode(0xd800 + ((c - 0x10000) >> 10), 0xdc00 + ((c - 0x10000) & 0x3ff))
-      : String.fromCharCode(c);
+    if (c >= 0x10000) units.push(0xd800 + ((c - 0x10000) >> 10), 0xdc00 + ((c - 0x10000) & 0x3ff));
+    else units.push(c);
+    if (units.length >= PIECE) {
+      pieces.push(String.fromCharCode.apply(null, units));
+      units.length = 0;
+    }
     i += n + 1;
   }
-  return out;
+  if (units.length > 0) pieces.push(String.fromCharCode.apply(null, units));
+  return pieces.join("");
 }
 
 const HEX = "0123456789abcdef";
