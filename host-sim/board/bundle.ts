@@ -33,6 +33,7 @@ export const SDK_MODULES: Readonly<Record<string, string>> = {
   "mc/config": "mc-config.ts",
   "board-random": "board-random.ts",
   "http": "http.ts",
+  "file": "file.ts",
 };
 
 /** The module specifiers declared in src/platform/moddable/types/*.d.ts (and native/random.d.ts via tsconfig paths). */
@@ -68,7 +69,16 @@ export function ed25519WithoutPrecompute(): Plugin {
   };
 }
 
-function sdkPlugin(mode: "fakes" | "external", bleAbsent: boolean): Plugin {
+/**
+ * The desktop simulator's build (manifest.json platforms.lin) links these glue files under the
+ * module names of the board's: no BLE there, and a file store in place of the SDK's lin Preference.
+ */
+export const SIMULATOR_MODULES: Readonly<Record<string, string>> = {
+  "./ble.js": "ble-absent.ts",
+  "./storage.js": "storage-files.ts",
+};
+
+function sdkPlugin(mode: "fakes" | "external", simulator: boolean): Plugin {
   return {
     name: "moddable-sdk",
     setup(b) {
@@ -77,8 +87,9 @@ function sdkPlugin(mode: "fakes" | "external", bleAbsent: boolean): Plugin {
         if (fake !== undefined) {
           return mode === "fakes" ? { path: join(fakesDir, fake) } : { path: args.path, external: true };
         }
-        if (bleAbsent && args.path === "./ble.js" && resolve(args.resolveDir) === glueDir) {
-          return { path: join(glueDir, "ble-absent.ts") };
+        const simulatorFile = SIMULATOR_MODULES[args.path];
+        if (simulator && simulatorFile !== undefined && resolve(args.resolveDir) === glueDir) {
+          return { path: join(glueDir, simulatorFile) };
         }
         const fromGlue = args.importer.startsWith(glueDir) || args.importer === "<stdin>";
         if (fromGlue && !args.path.startsWith(".") && !args.path.startsWith("@noble/")) {
@@ -111,7 +122,7 @@ const common = {
 };
 
 /** One script for the XS worker: fakes of the SDK, then `entry` (which installs handleCommand). */
-export async function bundleWithFakes(entry: string | { glueSource: string }, options: { bleAbsent?: boolean } = {}): Promise<string> {
+export async function bundleWithFakes(entry: string | { glueSource: string }, options: { simulator?: boolean } = {}): Promise<string> {
   const result = await build({
     ...common,
     // { glueSource }: a module placed (virtually) in the glue's folder, for probing the rules
@@ -120,7 +131,7 @@ export async function bundleWithFakes(entry: string | { glueSource: string }, op
       : { stdin: { contents: entry.glueSource, resolveDir: glueDir, sourcefile: "probe.ts", loader: "ts" as const } }),
     format: "iife",
     banner: { js: '"use strict";' },
-    plugins: [sdkPlugin("fakes", options.bleAbsent ?? false), ed25519WithoutPrecompute()],
+    plugins: [sdkPlugin("fakes", options.simulator ?? false), ed25519WithoutPrecompute()],
   });
   return result.outputFiles![0]!.text;
 }
@@ -159,7 +170,7 @@ export async function unpreloadableImports(moduleName: string): Promise<string[]
 
 /** One module of the board image as the manifest names it, with what it imports. */
 export interface BoardModule {
-  /** Manifest name: "src/…" without extension (ble-absent.ts stands for "src/platform/moddable/ble"), or the npm file. */
+  /** Manifest name: "src/…" without extension (a SIMULATOR_MODULES file stands for the board module it replaces), or the npm file. */
   readonly name: string;
   /** SDK module specifiers it imports directly. */
   readonly sdk: readonly string[];
@@ -171,12 +182,15 @@ function manifestName(file: string): string {
   const rel = file.startsWith(repoRoot) ? file.slice(repoRoot.length + 1) : file;
   if (rel.includes("node_modules/")) return rel.slice(rel.indexOf("node_modules/") + "node_modules/".length);
   const name = rel.replace(/\.ts$/, "");
-  return name === "src/platform/moddable/ble-absent" ? "src/platform/moddable/ble" : name;
+  for (const [board, simulator] of Object.entries(SIMULATOR_MODULES)) {
+    if (name === `src/platform/moddable/${simulator.replace(/\.ts$/, "")}`) return `src/platform/moddable/${board.slice(2, -3)}`;
+  }
+  return name;
 }
 
 /**
  * Every module the board firmware reaches from main (what mcconfig must link, nothing more), for
- * the ESP32 (BLE) or the desktop simulator (ble-absent). Type-only imports are not edges.
+ * the ESP32 (BLE, NVS) or the desktop simulator (SIMULATOR_MODULES). Type-only imports are not edges.
  */
 export async function boardGraph(platform: "esp32" | "lin" = "esp32"): Promise<Map<string, BoardModule>> {
   const result = await build({

@@ -31,7 +31,7 @@ const npm = spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "host
 if (npm.status !== 0) fail(["bundling the npm modules failed"]);
 
 let failed = false;
-for (const [platform, ble] of [["lin", "ble-absent.ts"], ["esp32", "ble.ts"]] as const) {
+for (const [platform, glue] of [["lin", ["ble-absent.ts", "storage-files.ts"]], ["esp32", ["ble.ts", "storage.ts"]]] as const) {
   const out = join(repoRoot, "build", "typecheck-sdk", platform);
   mkdirSync(out, { recursive: true });
   // mcconfig refuses esp32 without $IDF_PATH even when it only writes the makefile and tsconfigs.
@@ -45,7 +45,7 @@ for (const [platform, ble] of [["lin", "ble-absent.ts"], ["esp32", "ble.ts"]] as
   writeFileSync(tsconfig, JSON.stringify({
     extends: base,
     compilerOptions: { noEmit: true },
-    files: [join(glueDir, "main.ts"), join(glueDir, ble), join(moddable, "typings", "embedded_io", "socket", "tls.d.ts")],
+    files: [join(glueDir, "main.ts"), ...glue.map((file) => join(glueDir, file)), join(moddable, "typings", "embedded_io", "socket", "tls.d.ts")],
   }, null, 2));
   const tsc = spawnSync(join(repoRoot, "node_modules", ".bin", "tsc"), ["-p", tsconfig], { cwd: repoRoot, stdio: "inherit" });
   console.log(`${platform}: ${tsc.status === 0 ? "the glue type-checks against the SDK's typings" : "type errors against the SDK's typings"}`);

@@ -22,6 +22,8 @@ export interface PopSource {
 export interface BoardConfig {
   readonly device: DeviceConfig;
   readonly storageNamespace: string;
+  /** The SDK's config.file.root where a file system is linked (the desktop simulator keeps its keys there). */
+  readonly fileRoot: string | undefined;
   readonly sntp: string | undefined;
   /** False on the desktop simulator, where System.restart() would hang (manifest platforms.lin). */
   readonly canRestart: boolean;
@@ -71,6 +73,7 @@ export function parseBoardConfig(config: Readonly<Record<string, unknown>>): Boa
       ...(maxOutbox !== undefined ? { maxOutbox } : {}),
     },
     storageNamespace: nvsName(storage.namespace, "storage.namespace"),
+    fileRoot: config.file === undefined ? undefined : str(obj(config.file, "file").root, "file.root"),
     sntp: config.sntp === undefined || config.sntp === "" ? undefined : str(config.sntp, "sntp"),
     canRestart: config.canRestart === undefined ? true : bool(config.canRestart, "canRestart"),
     provisioning: {

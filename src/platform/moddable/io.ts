@@ -3,7 +3,7 @@
 import type { Io, LogSink } from "../../io/io.js";
 import { Logger } from "../../log/logger.js";
 import { BoardNetwork } from "./network.js";
-import { PreferenceStorage } from "./storage.js";
+import { createStorage } from "./storage.js";
 import { BoardTimers } from "./timers.js";
 import { boardClock, createBoardClock } from "./clock.js";
 import { boardRandom } from "./random.js";
@@ -16,6 +16,8 @@ import { createBle } from "./ble.js";
 export interface BoardIoOptions {
   /** NVS namespace of the firmware's keys (≤ 15 characters). */
   readonly storageNamespace: string;
+  /** The SDK's config.file.root: where the desktop simulator keeps the firmware's keys (storage-files.ts). */
+  readonly fileRoot?: string | undefined;
   /** SNTP server used after joining Wi-Fi while the clock is unset. */
   readonly sntp?: string | undefined;
   readonly log?: LogSink;
@@ -35,7 +37,7 @@ export function createBoardIo(options: BoardIoOptions): Io {
     network: new BoardNetwork({ clock, crypto: boardCrypto, log }),
     ...(ble !== undefined ? { ble } : {}),
     wifi: new BoardWifi(options.sntp),
-    storage: new PreferenceStorage(options.storageNamespace),
+    storage: createStorage(options.storageNamespace, options.fileRoot),
     timers,
     clock,
     random: boardRandom,

@@ -25,7 +25,7 @@ export default function main(): Device | undefined {
     log.error("config-invalid", { error: e instanceof Error ? e.message : "unknown" });
     return undefined;
   }
-  const io = createBoardIo({ storageNamespace: board.storageNamespace, sntp: board.sntp, canRestart: board.canRestart });
+  const io = createBoardIo({ storageNamespace: board.storageNamespace, fileRoot: board.fileRoot, sntp: board.sntp, canRestart: board.canRestart });
   // Radio on first: the MAC becomes readable and esp_fill_random() is a true RNG before the
   // first boot makes the identity key.
   io.wifi?.start();

@@ -40,3 +40,8 @@ export class PreferenceStorage implements KeyValueStorage {
 function checkKey(key: string): void {
   if (key.length === 0 || key.length > NVS_NAME_MAX) throw new BoardError("storage-key", "NVS keys must be 1–15 characters");
 }
+
+/** The board's store: NVS through Preference (storage-files.ts stands in on the desktop simulator). */
+export function createStorage(namespace: string, _fileRoot?: string): KeyValueStorage {
+  return new PreferenceStorage(namespace);
+}

@@ -102,6 +102,7 @@ const checks: Checks = {
     eq(again.nodeId, device.nodeId, "node ID after reboot");
     again.shutdown();
   },
+
 };
 
 serveChecks(checks);

@@ -3,6 +3,7 @@
 // every SDK module replaced by a fake from this folder. Each check drives the glue through the
 // fakes and the real core; the Node side (test/xs/platform.test.ts) asks for them one by one.
 import "./globals.js";
+import { check, CheckFailed, eq, sameBytes, serveChecks, throwsCode, type Checks } from "./checks.js";
 import { advance, resetWorld, world } from "./world.js";
 import { peers, UDP, type FakePeer } from "./sockets.js";
 import { Digest } from "./crypt.js";
@@ -27,32 +28,6 @@ import { parseCertificate } from "../../../src/tls/x509.js";
 import { connect, finish, head, httpWorld, post, type FakeResponse } from "./http.js";
 import { BoardHttpProvisioning, HTTP_MAX_BODY } from "../../../src/platform/moddable/http-provisioning.js";
 import { Logger } from "../../../src/log/logger.js";
-
-class CheckFailed extends Error {}
-
-function check(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new CheckFailed(message);
-}
-
-function eq<T>(actual: T, expected: T, message: string): void {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) throw new CheckFailed(`${message}: expected ${e}, got ${a}`);
-}
-
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array, message: string): void {
-  check(a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]), `${message}: bytes differ`);
-}
-
-function throwsCode(run: () => unknown, code: string, message: string): void {
-  try {
-    run();
-  } catch (e) {
-    check((e as { code?: unknown }).code === code, `${message}: threw ${(e as Error).message} (code ${String((e as { code?: unknown }).code)}), expected code ${code}`);
-    return;
-  }
-  throw new CheckFailed(`${message}: did not throw`);
-}
 
 function pem(label: string, bytes: Uint8Array): string {
   const b64 = toBase64(bytes);
@@ -135,8 +110,7 @@ function lastPeer(): FakePeer {
 
 let dialing: { device: NonNullable<ReturnType<typeof main>>; rounds: number } | undefined;
 
-/** A check finishes by returning (or throwing), or asks to be called again with "again". */
-const checks: Record<string, () => "again" | undefined | void> = {
+const checks: Checks = {
   "main boots a blank board with a factory PoP: radio first, identity via the native RNG and SHA-512, stored in NVS, provisioning window open, kept across a reboot"() {
     resetWorld();
     peers.length = 0;
@@ -870,19 +844,4 @@ Object.assign(checks, {
   },
 });
 
-const g = globalThis as { handleCommand?: (message: ArrayBuffer) => ArrayBuffer };
-g.handleCommand = (message) => {
-  const request = JSON.parse(fromUtf8(new Uint8Array(message))) as { cmd: "list" } | { cmd: "run"; name: string };
-  let reply: unknown;
-  if (request.cmd === "list") reply = Object.keys(checks);
-  else {
-    const run = checks[request.name];
-    try {
-      if (!run) throw new CheckFailed(`no check named ${request.name}`);
-      reply = run() === "again" ? { again: true } : { ok: true };
-    } catch (e) {
-      reply = { error: e instanceof Error ? `${e.message}${e instanceof CheckFailed ? "" : `\n${e.stack ?? ""}`}` : String(e) };
-    }
-  }
-  return utf8(JSON.stringify(reply)).slice().buffer;
-};
+serveChecks(checks);

@@ -19,6 +19,10 @@ export const world = {
   nextTimer: 1,
   /** Preference store: `${domain}/${key}` → value. */
   prefs: new Map<string, string | number | boolean | ArrayBuffer>(),
+  /** The desktop simulator's files (the "file" fake): path → bytes. */
+  files: new Map<string, Uint8Array>(),
+  /** When set: write() calls that still succeed before one fails half-way (see file.ts). */
+  fileWritesLeft: undefined as number | undefined,
   dns: new Map<string, string>(),
   /** Seconds since the epoch that SNTP answers with; undefined = no answer (error). */
   sntpSeconds: undefined as number | undefined,
@@ -45,6 +49,8 @@ export function resetWorld(): void {
   world.ticks = 0;
   world.timers = [];
   world.prefs.clear();
+  world.files.clear();
+  world.fileWritesLeft = undefined;
   world.dns.clear();
   world.sntpSeconds = undefined;
   world.sntpRequests = 0;

@@ -45,6 +45,25 @@ declare module "preference" {
   export default Preference;
 }
 
+declare module "file" {
+  /**
+   * The SDK's file module as its lin build implements it (modules/files/file/lin/modFile.c): opening
+   * for writing does not truncate an existing file; reading an empty file throws; rename's target is
+   * absolute or a name in the same folder. Only the desktop simulator's store links it.
+   */
+  export class File {
+    constructor(path: string, write?: boolean);
+    read(type: typeof ArrayBuffer, bytes?: number): ArrayBuffer;
+    write(value: ArrayBuffer | string, ...moreValues: (ArrayBuffer | string)[]): void;
+    close(): void;
+    readonly length: number;
+    position: number;
+    static delete(path: string): boolean;
+    static exists(path: string): boolean;
+    static rename(from: string, to: string): boolean;
+  }
+}
+
 declare module "net" {
   const Net: {
     /** "A4:D1:8C:DB:C0:20"; undefined until Wi-Fi is initialised on the ESP32 (the SDK's typings say string). */
