@@ -9,7 +9,9 @@
 // Needs what sim:run needs ($MODDABLE with host tools and mcsim built, Xvfb). The xsbug connection
 // carries the firmware's log and the SDK's instrumentation (memory while the window is open).
 // Another mcsim may be running: run it as `flock /tmp/mcsim.lock npm run sim:provision`.
-// Report: build/sim-provision/report.md.
+// SIM_PROVISION_HEAP=<chunk KB>:<slots> runs the firmware in a fixed XS heap of that size (no growth,
+// as sim:run's fit runs): the whole window, Security 2 included, must then fit in it.
+// Report: build/sim-provision/report.md (a fixed-heap run: build/sim-provision-<chunk>k-<slots>/).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -34,7 +36,12 @@ if (!existsSync(mcsim)) fail([`${mcsim} is missing: build the SDK's simulator (c
 if (spawnSync("sh", ["-c", "command -v Xvfb"]).status !== 0) fail(["Xvfb is missing (Debian: apt-get install xvfb)."]);
 const path = `${tools}:${process.env.PATH ?? ""}`;
 
-const work = join(repoRoot, "build", "sim-provision");
+const heap = process.env.SIM_PROVISION_HEAP === undefined ? undefined : (() => {
+  const m = /^(\d+):(\d+)$/.exec(process.env.SIM_PROVISION_HEAP);
+  if (m === null) fail(["SIM_PROVISION_HEAP is <chunk KB>:<slots>, e.g. 64:6144"]);
+  return { chunkKb: Number(m[1]), slots: Number(m[2]) };
+})();
+const work = join(repoRoot, "build", heap === undefined ? "sim-provision" : `sim-provision-${heap.chunkKb}k-${heap.slots}`);
 rmSync(join(work, "flash"), { recursive: true, force: true });
 mkdirSync(join(work, "flash"), { recursive: true });
 
@@ -72,7 +79,10 @@ const config = { ...manifest.config, sntp: "", provisioning, file: { root: `${jo
 const lin = manifest.platforms.lin ?? {};
 const platforms = { ...manifest.platforms, lin: { ...lin, config: { ...(lin.config ?? {}), provisioning: { transport: "http", httpPort: port } } } };
 const file = join(work, "manifest.json");
-writeFileSync(file, JSON.stringify({ ...(absolutize(manifest) as object), config, platforms: absolutize(platforms) }, null, "\t"));
+// a fixed heap: the simulator honours creation's sizes, so a run that stays up fits in that much
+const creation = heap === undefined ? manifest.creation
+  : { ...(manifest.creation as object), chunk: { initial: heap.chunkKb * 1024, incremental: 0 }, heap: { initial: heap.slots, incremental: 0 } };
+writeFileSync(file, JSON.stringify({ ...(absolutize(manifest) as object), creation, config, platforms: absolutize(platforms) }, null, "\t"));
 const npm = spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "host-sim", "board", "build.ts"), "npm"], { cwd: repoRoot, stdio: "inherit" });
 if (npm.status !== 0) fail(["bundling the npm modules failed"]);
 console.log(`building the firmware (mcconfig -d -m -t build -p lin), HTTP provisioning on 127.0.0.1:${port}…`);
@@ -200,7 +210,7 @@ try {
 const report = [
   "# HTTP provisioning on the SDK's runtime (npm run sim:provision)",
   "",
-  `SDK: ${moddable}; mcsim under Xvfb; transport http on 127.0.0.1:${port}; ${new Date().toISOString()}`,
+  `SDK: ${moddable}; mcsim under Xvfb; transport http on 127.0.0.1:${port}; ${heap === undefined ? "growable XS heap" : `fixed XS heap: ${heap.chunkKb} KB chunk + ${heap.slots} slots`}; ${new Date().toISOString()}`,
   "",
   "| check | result | detail |",
   "|---|---|---|",

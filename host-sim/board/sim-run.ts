@@ -4,8 +4,8 @@
 // user installed ($MODDABLE, host tools built), Xvfb, mosquitto and openssl; says what is missing
 // otherwise. Not part of CI.
 //
-// Runs (each a build with its own factory config and its own flash, i.e. the simulator's
-// Preference file):
+// Runs (each a build with its own factory config and its own flash: a folder for the firmware's
+// key files, src/platform/moddable/storage-files.ts):
 //   bootstrap  identity made on first boot → bootstrap (external ID = node ID: the simulator has no
 //              MAC) → online → telemetry acknowledged (QoS 1) → restart: online again with 0 flash
 //              writes → Mosquitto restarted: back online → 1,000 publishes (memory)
@@ -26,7 +26,7 @@
 // the xsbug protocol; the report (build/sim-run/report.md) lists it per phase.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Socket as NetSocket } from "node:net";
 import { join } from "node:path";
 import { generateTestPki } from "../certs/pki.js";
@@ -199,8 +199,8 @@ async function build(label: string, factory: Record<string, unknown>, device: Re
   if (heap) manifest.creation = { ...manifest.creation, chunk: { initial: heap.chunkBytes, incremental: 0 }, heap: { initial: heap.slots, incremental: 0 } };
   const flash = join(work, label, "flash");
   mkdirSync(flash, { recursive: true });
-  // The firmware's config is fixed at build time: this run's factory config, and the simulator's
-  // Preference file (the unit's flash) in a folder of its own instead of the shared /tmp.
+  // The firmware's config is fixed at build time: this run's factory config, and the unit's flash
+  // (the firmware's key files; the SDK's Preference file for factory data) in a folder of its own, not the shared /tmp.
   const config = { ...manifest.config, sntp: "", device: { ...(manifest.config.device as object), ...device }, factory, file: { root: `${flash}/` } };
   const file = join(work, label, "manifest.json");
   writeFileSync(file, JSON.stringify({ ...(absolutize(manifest) as object), config }, null, "\t"));
@@ -231,7 +231,19 @@ async function telemetryAcked(sim: SimRun, from: number): Promise<string | undef
   return acked === undefined ? undefined : `${sent.line.slice(25)} → ${acked.line.slice(25)}`;
 }
 
-const digest = (file: string): string => (existsSync(file) ? createHash("sha256").update(readFileSync(file)).digest("hex") : "absent");
+/**
+ * The unit's flash as it stands: every file's name, modification time and bytes (the firmware's keys
+ * are one file each, src/platform/moddable/storage-files.ts). Any write, even of the same bytes, changes it.
+ */
+function digest(folder: string): string {
+  if (!existsSync(folder)) return "absent";
+  const hash = createHash("sha256");
+  for (const name of readdirSync(folder).sort()) {
+    const file = join(folder, name);
+    hash.update(`${name}\0${statSync(file, { bigint: true }).mtimeNs}\0`).update(readFileSync(file));
+  }
+  return hash.digest("hex");
+}
 
 // ---- services
 const npmBundle = spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "host-sim", "board", "build.ts"), "npm"], { cwd: repoRoot, stdio: "inherit" });
@@ -377,12 +389,18 @@ async function guarded(run: string, body: () => Promise<void>): Promise<void> {
 const broker = { url: local(cloud.brokerUrl), ca: pki.caPem };
 const retry = { attempts: 3, initialMs: 1000, maxMs: 4000 };
 const bootstrapFactory = { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } };
-/** Fixed heaps for the fit runs: the targets (peak 160 KB, live 96 KB on an ESP32, chunk + slots × 16 B). */
-const fitSizes = (process.env.SIM_RUN_FITS ?? "64:6144,32:4096").split(",").map((pair) => pair.split(":").map(Number) as [number, number]);
-const FITS = fitSizes.map(([chunkKb, slots]) => ({
-  label: `fit-${chunkKb}k-${slots}`, chunkBytes: chunkKb * 1024, slots,
+const registerFactory = { chain: ["stored", "register"], broker, retry, register: { url: `${httpUrl}/register`, ca: pki.caPem, serial: "node-id" } };
+/**
+ * Fixed heaps for the fit runs, each with both HTTP strategies (bootstrap, register). The default is
+ * the smallest size found to fit (48 KB chunk + 3,072 slots = 96 KB on an ESP32, chunk + slots × 16 B;
+ * 40 KB chunk or 2,048 slots abort in the bootstrap TLS handshake): the targets are peak ≤ 160 KB and
+ * live ≤ 96 KB once online, so this shows the peak within the live target.
+ */
+const fitSizes = (process.env.SIM_RUN_FITS ?? "48:3072").split(",").map((pair) => pair.split(":").map(Number) as [number, number]);
+const FITS = fitSizes.flatMap(([chunkKb, slots]) => (["bootstrap", "register"] as const).map((strategy) => ({
+  label: `fit-${strategy === "register" ? "register-" : ""}${chunkKb}k-${slots}`, strategy, chunkBytes: chunkKb * 1024, slots,
   what: `${chunkKb} KB chunk + ${slots.toLocaleString("en")} slots = ${chunkKb + (slots * 16) / 1024} KB on an ESP32`,
-}));
+})));
 /** SIM_RUN_ONLY=fit: only the fixed-heap runs (SIM_RUN_FITS="chunkKB:slots,…"), to look for the size that fits. */
 const onlyFits = process.env.SIM_RUN_ONLY === "fit";
 /** SIM_RUN_ONLY=wrong-ca,tls-faults (run labels): only those runs, to reproduce one phase. */
@@ -393,8 +411,8 @@ try {
   // every firmware first (each with its factory config), so no build competes with a running simulator
   if (wanted("bootstrap")) await build("bootstrap", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
   if (wanted("publish-1000")) await build("publish-1000", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 20 });
-  if (wanted("register")) await build("register", { chain: ["stored", "register"], broker, retry, register: { url: `${httpUrl}/register`, ca: pki.caPem, serial: "node-id" } }, { telemetryIntervalMs: 1000 });
-  for (const fit of FITS) if (wanted(fit.label) || onlyFits) await build(fit.label, bootstrapFactory, { telemetryIntervalMs: 20 }, fit);
+  if (wanted("register")) await build("register", registerFactory, { telemetryIntervalMs: 1000 });
+  for (const fit of FITS) if (wanted(fit.label) || onlyFits) await build(fit.label, fit.strategy === "register" ? registerFactory : bootstrapFactory, { telemetryIntervalMs: 20 }, fit);
   if (wanted("tls-faults")) await build("tls-faults", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: tlsFaults.url, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
   if (wanted("tls-junk")) await build("tls-junk", { chain: ["stored", "bootstrap"], broker: { ...broker, url: junkBroker.url }, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
   if (wanted("wrong-ca")) await build("wrong-ca", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.wrongCaPem } }, { telemetryIntervalMs: 1000 });
@@ -403,7 +421,7 @@ try {
   await guarded("bootstrap", async () => {
     const label = "bootstrap";
     const so = soPath(label);
-    const flash = join(work, label, "flash", "modpreferences.json");
+    const flash = join(work, label, "flash");
     const sim = new SimRun(label, so, display, xsbug);
     runs.push(sim);
     current = sim;
@@ -441,7 +459,7 @@ try {
     const delivered2 = await telemetryAcked(sim, online2?.index ?? 0);
     const after = digest(flash);
     record(label, "second boot online with 0 flash writes", online2 !== undefined && delivered2 !== undefined && before === after && !sim.logs.some((l) => /persisted/.test(l)),
-      `online: ${online2 !== undefined}, telemetry acked: ${delivered2 !== undefined}, Preference file sha256 before ${before.slice(0, 12)} after ${after.slice(0, 12)}`);
+      `online: ${online2 !== undefined}, telemetry acked: ${delivered2 !== undefined}, flash (${readdirSync(flash).join(", ")}) sha256 before ${before.slice(0, 12)} after ${after.slice(0, 12)}`);
     await sim.waitSamples(1);
     sim.phase("restart → online (stored credentials)");
 
@@ -493,7 +511,7 @@ try {
     record(label, "no XS abort", sim.aborted() === undefined, sim.aborted() ?? "none");
   });
 
-  // ================= fixed heaps: bootstrap → online → 1,000 publishes without "memory full"
+  // ================= fixed heaps: bootstrap or register → online → 1,000 publishes without "memory full"
   for (const fit of FITS) {
     await guarded(fit.label, async () => {
       const sim = new SimRun(fit.label, soPath(fit.label), display, xsbug);
@@ -502,7 +520,8 @@ try {
       sim.start();
       const boot = await sim.waitFor(/device: boot nodeId=(\w+)/, 30_000);
       const nodeId = boot ? /nodeId=(\w+)/.exec(boot.line)![1]! : "";
-      cloud.addBootstrapConfig({ externalId: nodeId, externalKey: EXTERNAL_KEY });
+      if (fit.strategy === "register") cloud.allowSerials([nodeId]);
+      else cloud.addBootstrapConfig({ externalId: nodeId, externalKey: EXTERNAL_KEY });
       await cloud.settled();
       const online = await sim.waitFor(/online sessionPresent/, 90_000);
       sim.markPhase();
@@ -511,7 +530,7 @@ try {
       sim.phase(`online, 1,000 publishes in a fixed heap (${fit.what})`);
       const abort = sim.aborted();
       const reached = sim.logs.filter((l) => / (INFO|WARN|ERROR|DEBUG) /.test(l)).slice(-2).map((l) => l.slice(25)).join(" → ");
-      record(fit.label, `bootstrap, online and 1,000 publishes in ${fit.what}`, boot !== undefined && online !== undefined && thousand !== undefined && abort === undefined,
+      record(fit.label, `${fit.strategy}, online and 1,000 publishes in ${fit.what}`, boot !== undefined && online !== undefined && thousand !== undefined && abort === undefined,
         abort !== undefined ? `${abort} after: ${reached}` : thousand?.line ?? online?.line ?? boot?.line ?? "did not boot");
       await sim.stop();
     });
@@ -606,22 +625,26 @@ try {
 
 // ================= provisioning over HTTP (SoftAP transport): its own script, with its own build,
 // Xvfb and xsbug, run after the others have stopped (the simulator has no BLE; see sim-provision.ts)
-if (wanted("provision-http")) {
+/** The window in the fit runs' first fixed heap (sim-provision.ts SIM_PROVISION_HEAP): Security 2 must fit in it too. */
+const PROVISION_FIT = process.env.SIM_RUN_PROVISION_FIT ?? `${fitSizes[0]![0]}:${fitSizes[0]![1]}`;
+for (const [run, heap] of [["provision-http", undefined], [`provision-http-fit-${PROVISION_FIT.replace(":", "k-")}`, PROVISION_FIT]] as const) {
+  if (!(onlyFits ? heap !== undefined : wanted(run) || (heap !== undefined && wanted("provision-http")))) continue;
   const text = await new Promise<string>((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "host-sim", "board", "sim-provision.ts")], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    const env = heap === undefined ? process.env : { ...process.env, SIM_PROVISION_HEAP: heap };
+    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "host-sim", "board", "sim-provision.ts")], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout!.on("data", (d: Buffer) => { out += String(d); });
     child.stderr!.on("data", (d: Buffer) => { out += String(d); });
     child.on("exit", () => resolve(out));
   });
   const results = text.match(/^(PASS|FAIL) .*$/gm) ?? [];
-  if (results.length === 0) record("provision-http", "run completed", false, text.trim().split("\n").slice(-3).join(" "));
+  if (results.length === 0) record(run, "run completed", false, text.trim().split("\n").slice(-3).join(" "));
   for (const line of results) {
     const m = /^(PASS|FAIL) ([^:]+): (.*)$/.exec(line);
-    record("provision-http", m?.[2] ?? line, m?.[1] === "PASS", m?.[3] ?? "");
+    record(run, m?.[2] ?? line, m?.[1] === "PASS", m?.[3] ?? "");
   }
   const window = /^memory while the window was open: (.*)$/m.exec(text)?.[1];
-  if (window !== undefined) record("provision-http", "memory while the provisioning window is open (see build/sim-provision/report.md)", true, window);
+  if (window !== undefined) record(run, "memory while the provisioning window is open (see build/sim-provision*/report.md)", true, window);
 }
 
 // ---- report
