@@ -10,6 +10,7 @@
 //              MAC) → online → telemetry acknowledged (QoS 1) → restart: online again with 0 flash
 //              writes → Mosquitto restarted: back online → 1,000 publishes (memory)
 //   register   self-registration with the node ID as serial → online → telemetry acknowledged
+//   shared     the device class's shared login, client ID "esp" + node ID → online → telemetry acknowledged
 //   wrong-ca   the bootstrap server's CA is an unrelated one: a typed refusal, the machine lives on
 //   tls-faults the bootstrap server fails in the TLS layer, one way per connection: a fatal alert
 //              (handshake_failure), the real server's handshake cut mid-way, a record of an unknown
@@ -21,7 +22,7 @@
 //   provision-http  the provisioning window over Espressif's HTTP transport (the simulator has no
 //              BLE), driven by our CLI: Security 2, scan, Wi-Fi config, user mapping; then 503
 //              (host-sim/board/sim-provision.ts, also `npm run sim:provision` alone)
-//   SIM_RUN_ONLY=<run>,… runs only those (wrong-ca, tls-faults, tls-junk, bootstrap, register, provision-http, fit-…); =fit the fit runs.
+//   SIM_RUN_ONLY=<run>,… runs only those (wrong-ca, tls-faults, tls-junk, bootstrap, register, shared, provision-http, fit-…); =fit the fit runs.
 // The XS instrumentation (chunk and slot heap in use, stack peak) is sampled every second through
 // the xsbug protocol; the report (build/sim-run/report.md) lists it per phase.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -390,15 +391,22 @@ const broker = { url: local(cloud.brokerUrl), ca: pki.caPem };
 const retry = { attempts: 3, initialMs: 1000, maxMs: 4000 };
 const bootstrapFactory = { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } };
 const registerFactory = { chain: ["stored", "register"], broker, retry, register: { url: `${httpUrl}/register`, ca: pki.caPem, serial: "node-id" } };
+// one login for the device class, the unit told apart by "esp" + its node ID (the simulator has no MAC)
+const SHARED = { username: "sim-class", password: "sim-class-password" };
+const sharedFactory = { chain: ["stored", "shared"], broker, retry, shared: { ...SHARED, clientIdPrefix: "esp", clientId: "node-id" } };
+cloud.addSharedAccount(SHARED.username, SHARED.password);
+await cloud.settled();
+const factoryOf = { bootstrap: bootstrapFactory, register: registerFactory, shared: sharedFactory } as const;
 /**
- * Fixed heaps for the fit runs, each with both HTTP strategies (bootstrap, register). The default is
+ * Fixed heaps for the fit runs, each with the strategies the simulator can run (bootstrap, register,
+ * shared; the hub's needs mDNS multicast). The default is
  * the smallest size found to fit (48 KB chunk + 3,072 slots = 96 KB on an ESP32, chunk + slots × 16 B;
  * 40 KB chunk or 2,048 slots abort in the bootstrap TLS handshake): the targets are peak ≤ 160 KB and
  * live ≤ 96 KB once online, so this shows the peak within the live target.
  */
 const fitSizes = (process.env.SIM_RUN_FITS ?? "48:3072").split(",").map((pair) => pair.split(":").map(Number) as [number, number]);
-const FITS = fitSizes.flatMap(([chunkKb, slots]) => (["bootstrap", "register"] as const).map((strategy) => ({
-  label: `fit-${strategy === "register" ? "register-" : ""}${chunkKb}k-${slots}`, strategy, chunkBytes: chunkKb * 1024, slots,
+const FITS = fitSizes.flatMap(([chunkKb, slots]) => (["bootstrap", "register", "shared"] as const).map((strategy) => ({
+  label: `fit-${strategy === "bootstrap" ? "" : `${strategy}-`}${chunkKb}k-${slots}`, strategy, chunkBytes: chunkKb * 1024, slots,
   what: `${chunkKb} KB chunk + ${slots.toLocaleString("en")} slots = ${chunkKb + (slots * 16) / 1024} KB on an ESP32`,
 })));
 /** SIM_RUN_ONLY=fit: only the fixed-heap runs (SIM_RUN_FITS="chunkKB:slots,…"), to look for the size that fits. */
@@ -412,7 +420,8 @@ try {
   if (wanted("bootstrap")) await build("bootstrap", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
   if (wanted("publish-1000")) await build("publish-1000", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 20 });
   if (wanted("register")) await build("register", registerFactory, { telemetryIntervalMs: 1000 });
-  for (const fit of FITS) if (wanted(fit.label) || onlyFits) await build(fit.label, fit.strategy === "register" ? registerFactory : bootstrapFactory, { telemetryIntervalMs: 20 }, fit);
+  for (const fit of FITS) if (wanted(fit.label) || onlyFits) await build(fit.label, factoryOf[fit.strategy], { telemetryIntervalMs: 20 }, fit);
+  if (wanted("shared")) await build("shared", sharedFactory, { telemetryIntervalMs: 1000 });
   if (wanted("tls-faults")) await build("tls-faults", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: tlsFaults.url, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
   if (wanted("tls-junk")) await build("tls-junk", { chain: ["stored", "bootstrap"], broker: { ...broker, url: junkBroker.url }, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
   if (wanted("wrong-ca")) await build("wrong-ca", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.wrongCaPem } }, { telemetryIntervalMs: 1000 });
@@ -511,6 +520,28 @@ try {
     record(label, "no XS abort", sim.aborted() === undefined, sim.aborted() ?? "none");
   });
 
+  // ================= shared login, client ID from the node ID
+  await guarded("shared", async () => {
+    const label = "shared";
+    const sim = new SimRun(label, soPath(label), display, xsbug);
+    runs.push(sim);
+    current = sim;
+    sim.start();
+    const boot = await sim.waitFor(/device: boot nodeId=(\w+) firstBoot=true/, 30_000);
+    const nodeId = boot ? /nodeId=(\w+)/.exec(boot.line)![1]! : "";
+    sim.markPhase();
+    const persisted = await sim.waitFor(/persisted strategy=shared/, 60_000);
+    const online = await sim.waitFor(/online sessionPresent/, 60_000);
+    const delivered = await telemetryAcked(sim, online?.index ?? 0);
+    await sim.waitSamples(1);
+    sim.phase("shared → online");
+    const clientId = sim.logs.some((l) => l.includes(`tls-up clientId=esp${nodeId}`));
+    record(label, "shared login with client ID esp<node ID>, online, telemetry acknowledged", persisted !== undefined && online !== undefined && delivered !== undefined && clientId,
+      [persisted?.line ?? "not persisted", online?.line ?? "not online", delivered ?? "no telemetry ack", clientId ? `client ID esp${nodeId}` : "client ID not seen in the log"].join(" | "));
+    await sim.stop();
+    record(label, "no XS abort", sim.aborted() === undefined, sim.aborted() ?? "none");
+  });
+
   // ================= fixed heaps: bootstrap or register → online → 1,000 publishes without "memory full"
   for (const fit of FITS) {
     await guarded(fit.label, async () => {
@@ -521,7 +552,7 @@ try {
       const boot = await sim.waitFor(/device: boot nodeId=(\w+)/, 30_000);
       const nodeId = boot ? /nodeId=(\w+)/.exec(boot.line)![1]! : "";
       if (fit.strategy === "register") cloud.allowSerials([nodeId]);
-      else cloud.addBootstrapConfig({ externalId: nodeId, externalKey: EXTERNAL_KEY });
+      else if (fit.strategy === "bootstrap") cloud.addBootstrapConfig({ externalId: nodeId, externalKey: EXTERNAL_KEY });
       await cloud.settled();
       const online = await sim.waitFor(/online sessionPresent/, 90_000);
       sim.markPhase();

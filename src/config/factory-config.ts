@@ -72,8 +72,10 @@ export interface RegisterConfig {
 export interface SharedConfig {
   readonly username: string;
   readonly password: string;
-  /** Client ID = prefix + the MAC's 12 hex digits; kept within 23 characters of [0-9A-Za-z]. */
+  /** Client ID = prefix + the MAC's 12 hex digits (or the node ID's 20); kept within 23 characters of [0-9A-Za-z]. */
   readonly clientIdPrefix: string;
+  /** What follows the prefix: "mac" (default) or "node-id" (units without a MAC, e.g. the SDK's simulator). */
+  readonly clientId?: "mac" | "node-id";
   /**
    * Register on first connect: use the shared login once to ask for credentials of the unit's own
    * (src/onboarding/shared-register.ts), then connect with those and a persistent session.
@@ -302,9 +304,14 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
 
   if (root.shared !== undefined) {
     const s = obj(root.shared, "shared");
-    known(s, "shared", ["username", "password", "clientIdPrefix", "registerOnConnect"]);
+    known(s, "shared", ["username", "password", "clientIdPrefix", "clientId", "registerOnConnect"]);
+    const clientId = s.clientId === undefined ? "mac" : oneOf(s.clientId, "shared.clientId", ["mac", "node-id"] as const);
     const clientIdPrefix = s.clientIdPrefix === undefined ? "d" : str(s.clientIdPrefix, "shared.clientIdPrefix");
-    if (!/^[0-9A-Za-z]{0,11}$/.test(clientIdPrefix)) throw new ConfigError("shared.clientIdPrefix", "must be at most 11 characters of [0-9A-Za-z] (the client ID adds 12 MAC digits; 23 is the portable limit)");
+    // 23 characters is the portable limit (MQTT 3.1.1): the prefix gets what the MAC's 12 or the node ID's 20 digits leave
+    const room = clientId === "mac" ? 11 : 3;
+    if (!new RegExp(`^[0-9A-Za-z]{0,${room}}$`).test(clientIdPrefix)) {
+      throw new ConfigError("shared.clientIdPrefix", `must be at most ${room} characters of [0-9A-Za-z] (the client ID adds ${clientId === "mac" ? "12 MAC" : "20 node-ID"} digits; 23 is the portable limit)`);
+    }
     let registerOnConnect: SharedConfig["registerOnConnect"];
     if (s.registerOnConnect === true) throw new ConfigError("shared.registerOnConnect", 'must be {"cloudKey": "<the cloud\'s registration key, 64 hex digits>"} (replies are checked against it)');
     if (s.registerOnConnect !== undefined && s.registerOnConnect !== false) {
@@ -316,6 +323,7 @@ export function parseFactoryConfig(input: string | unknown): FactoryConfig {
     }
     config.shared = {
       username: nonEmpty(s.username, "shared.username"), password: nonEmpty(s.password, "shared.password"), clientIdPrefix,
+      ...(clientId === "node-id" ? { clientId } : {}),
       ...(registerOnConnect ? { registerOnConnect } : {}),
     };
   }

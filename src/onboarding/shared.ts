@@ -1,5 +1,5 @@
 // "shared": one username/password for a whole device class (MyQttHub "bootstrap auth"); each
-// unit tells itself apart with a client ID derived from its MAC. Nothing to fetch: the broker's
+// unit tells itself apart with a client ID derived from its MAC (or its node ID where there is none). Nothing to fetch: the broker's
 // CONNACK is the test, and "identifier rejected" means another unit (or a registered device)
 // holds that ID — the lifecycle reports it typed and moves to the next strategy.
 // With registerOnConnect the shared login is used once, to obtain the unit's own (shared-register.ts).
@@ -10,9 +10,9 @@ import { parseBrokerUrl } from "../storage/credential-record.js";
 import { registerOverMqtt, registrationErrorFailure } from "./shared-register.js";
 import { fail, macDigits, NO_MAC, type OnboardingContext, type Strategy, type StrategyResult } from "./strategy.js";
 
-/** prefix + 12 MAC hex digits: ≤ 23 characters of [0-9A-Za-z], the portable client ID. */
-export function sharedClientId(config: SharedConfig, mac: string | undefined): string | undefined {
-  const digits = macDigits(mac);
+/** prefix + 12 MAC hex digits (or the 20 of the node ID): ≤ 23 characters of [0-9A-Za-z], the portable client ID. */
+export function sharedClientId(config: SharedConfig, mac: string | undefined, nodeId?: string): string | undefined {
+  const digits = config.clientId === "node-id" ? nodeId : macDigits(mac);
   return digits === undefined ? undefined : config.clientIdPrefix + digits;
 }
 
@@ -20,7 +20,7 @@ export function sharedStrategy(config: SharedConfig, broker: BrokerConfig): Stra
   return {
     name: "shared",
     obtain(ctx: OnboardingContext): Promise<StrategyResult> {
-      const clientId = sharedClientId(config, ctx.mac);
+      const clientId = sharedClientId(config, ctx.mac, ctx.nodeId);
       if (clientId === undefined) return Promise.resolve(fail("not-applicable", NO_MAC));
       // Our derived ID is taken (another unit with a cloned MAC, or a registered device): asking
       // again with the same ID cannot succeed, so let the chain move on.

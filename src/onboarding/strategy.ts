@@ -69,7 +69,7 @@ export const fail = (kind: FailureKind, detail: string, extra: { status?: number
  * and the SDK's desktop simulator has none at all; there the factory config must say
  * externalId "node-id" (the unit's own node ID, from its identity key).
  */
-export const NO_MAC = 'no MAC: not readable before Wi-Fi starts, and the SDK\'s desktop simulator has none (use externalId "node-id" there)';
+export const NO_MAC = 'no MAC: not readable before Wi-Fi starts, and the SDK\'s desktop simulator has none (use the node ID there: bootstrap.externalId, register.serial or shared.clientId "node-id")';
 
 export function macDigits(mac: string | undefined): string | undefined {
   return mac?.replace(/:/g, "").toUpperCase();
