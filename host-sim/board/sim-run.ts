@@ -11,6 +11,8 @@
 //              writes → Mosquitto restarted: back online → 1,000 publishes (memory)
 //   register   self-registration with the node ID as serial → online → telemetry acknowledged
 //   shared     the device class's shared login, client ID "esp" + node ID → online → telemetry acknowledged
+//   hub        the local hub (secure mode, fixed address, key pinned): paired, Allow given, credentials
+//              released → online → telemetry acknowledged
 //   wrong-ca   the bootstrap server's CA is an unrelated one: a typed refusal, the machine lives on
 //   tls-faults the bootstrap server fails in the TLS layer, one way per connection: a fatal alert
 //              (handshake_failure), the real server's handshake cut mid-way, a record of an unknown
@@ -22,7 +24,7 @@
 //   provision-http  the provisioning window over Espressif's HTTP transport (the simulator has no
 //              BLE), driven by our CLI: Security 2, scan, Wi-Fi config, user mapping; then 503
 //              (host-sim/board/sim-provision.ts, also `npm run sim:provision` alone)
-//   SIM_RUN_ONLY=<run>,… runs only those (wrong-ca, tls-faults, tls-junk, bootstrap, register, shared, provision-http, fit-…); =fit the fit runs.
+//   SIM_RUN_ONLY=<run>,… runs only those (wrong-ca, tls-faults, tls-junk, bootstrap, register, shared, hub, provision-http, fit-…); =fit the fit runs.
 // The XS instrumentation (chunk and slot heap in use, stack peak) is sampled every second through
 // the xsbug protocol; the report (build/sim-run/report.md) lists it per phase.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -32,6 +34,7 @@ import { createServer, connect, type Socket as NetSocket } from "node:net";
 import { join } from "node:path";
 import { generateTestPki } from "../certs/pki.js";
 import { startCloud, type Cloud } from "../cloud/cloud.js";
+import { startHub } from "../hub/hub.js";
 import { repoRoot } from "./bundle.js";
 import { fail, sdkOrExplain } from "./sdk.js";
 import { XsbugServer } from "./xsbug.js";
@@ -274,6 +277,7 @@ async function cleanup(): Promise<void> {
   await junkBroker.close();
   xvfb.kill("SIGKILL");
   await xsbug.close();
+  await hub.close();
   await cloud.close();
 }
 
@@ -396,16 +400,22 @@ const SHARED = { username: "sim-class", password: "sim-class-password" };
 const sharedFactory = { chain: ["stored", "shared"], broker, retry, shared: { ...SHARED, clientIdPrefix: "esp", clientId: "node-id" } };
 cloud.addSharedAccount(SHARED.username, SHARED.password);
 await cloud.settled();
-const factoryOf = { bootstrap: bootstrapFactory, register: registerFactory, shared: sharedFactory } as const;
+// the local hub (emoncms-style approval, secure mode): reached at a fixed address (the simulator has
+// no mDNS multicast), its key pinned at the factory; a person's Allow is given through the hub's own
+// decision path (what its page's form calls) as soon as a unit waits
+const hub = await startHub({ stateDir: join(work, "hub"), password: "sim-run-hub-password", cloud, brokerCa: pki.caPem, brokerUrl: local(cloud.brokerUrl), pollMs: 1000 });
+hub.events.on("request", (e) => { if (e.outcome === "pending") hub.decide(e.key, "allow", "sim-run"); });
+const hubFactory = { chain: ["stored", "hub"], retry, hub: { address: "127.0.0.1", port: hub.port, pollIntervalMs: 1000, hubKey: hub.keyHash } };
+const factoryOf = { bootstrap: bootstrapFactory, register: registerFactory, shared: sharedFactory, hub: hubFactory } as const;
 /**
- * Fixed heaps for the fit runs, each with the strategies the simulator can run (bootstrap, register,
- * shared; the hub's needs mDNS multicast). The default is
+ * Fixed heaps for the fit runs, each with every onboarding strategy (bootstrap, register, shared,
+ * hub). The default is
  * the smallest size found to fit (48 KB chunk + 3,072 slots = 96 KB on an ESP32, chunk + slots × 16 B;
  * 40 KB chunk or 2,048 slots abort in the bootstrap TLS handshake): the targets are peak ≤ 160 KB and
  * live ≤ 96 KB once online, so this shows the peak within the live target.
  */
 const fitSizes = (process.env.SIM_RUN_FITS ?? "48:3072").split(",").map((pair) => pair.split(":").map(Number) as [number, number]);
-const FITS = fitSizes.flatMap(([chunkKb, slots]) => (["bootstrap", "register", "shared"] as const).map((strategy) => ({
+const FITS = fitSizes.flatMap(([chunkKb, slots]) => (["bootstrap", "register", "shared", "hub"] as const).map((strategy) => ({
   label: `fit-${strategy === "bootstrap" ? "" : `${strategy}-`}${chunkKb}k-${slots}`, strategy, chunkBytes: chunkKb * 1024, slots,
   what: `${chunkKb} KB chunk + ${slots.toLocaleString("en")} slots = ${chunkKb + (slots * 16) / 1024} KB on an ESP32`,
 })));
@@ -422,6 +432,7 @@ try {
   if (wanted("register")) await build("register", registerFactory, { telemetryIntervalMs: 1000 });
   for (const fit of FITS) if (wanted(fit.label) || onlyFits) await build(fit.label, factoryOf[fit.strategy], { telemetryIntervalMs: 20 }, fit);
   if (wanted("shared")) await build("shared", sharedFactory, { telemetryIntervalMs: 1000 });
+  if (wanted("hub")) await build("hub", hubFactory, { telemetryIntervalMs: 1000 });
   if (wanted("tls-faults")) await build("tls-faults", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: tlsFaults.url, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
   if (wanted("tls-junk")) await build("tls-junk", { chain: ["stored", "bootstrap"], broker: { ...broker, url: junkBroker.url }, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
   if (wanted("wrong-ca")) await build("wrong-ca", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.wrongCaPem } }, { telemetryIntervalMs: 1000 });
@@ -538,6 +549,28 @@ try {
     const clientId = sim.logs.some((l) => l.includes(`tls-up clientId=esp${nodeId}`));
     record(label, "shared login with client ID esp<node ID>, online, telemetry acknowledged", persisted !== undefined && online !== undefined && delivered !== undefined && clientId,
       [persisted?.line ?? "not persisted", online?.line ?? "not online", delivered ?? "no telemetry ack", clientId ? `client ID esp${nodeId}` : "client ID not seen in the log"].join(" | "));
+    await sim.stop();
+    record(label, "no XS abort", sim.aborted() === undefined, sim.aborted() ?? "none");
+  });
+
+  // ================= local hub approval
+  await guarded("hub", async () => {
+    const label = "hub";
+    const sim = new SimRun(label, soPath(label), display, xsbug);
+    runs.push(sim);
+    current = sim;
+    sim.start();
+    await sim.waitFor(/device: boot nodeId=(\w+) firstBoot=true/, 30_000);
+    sim.markPhase();
+    const persisted = await sim.waitFor(/persisted strategy=hub/, 60_000);
+    const online = await sim.waitFor(/online sessionPresent/, 60_000);
+    const delivered = await telemetryAcked(sim, online?.index ?? 0);
+    await sim.waitSamples(1);
+    sim.phase("hub approval → online");
+    const approved = hub.audit().some((a) => JSON.stringify(a).includes("sim-run"));
+    record(label, "hub pairing over TLS pinned to the hub's key, approved, credentials released, online, telemetry acknowledged",
+      persisted !== undefined && online !== undefined && delivered !== undefined && approved,
+      [approved ? "approved on the hub" : "no approval in the hub's audit", persisted?.line ?? "not persisted", online?.line ?? "not online", delivered ?? "no telemetry ack"].join(" | "));
     await sim.stop();
     record(label, "no XS abort", sim.aborted() === undefined, sim.aborted() ?? "none");
   });
