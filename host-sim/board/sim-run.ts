@@ -419,6 +419,17 @@ const FITS = fitSizes.flatMap(([chunkKb, slots]) => (["bootstrap", "register", "
   label: `fit-${strategy === "bootstrap" ? "" : `${strategy}-`}${chunkKb}k-${slots}`, strategy, chunkBytes: chunkKb * 1024, slots,
   what: `${chunkKb} KB chunk + ${slots.toLocaleString("en")} slots = ${chunkKb + (slots * 16) / 1024} KB on an ESP32`,
 })));
+/**
+ * Fixed heaps for "live once online": a unit that already holds its credentials (the first fit run's
+ * flash, copied) boots, goes online and publishes 1,000 times without onboarding's transient, so
+ * the smallest heap it stays up in bounds what is live once online, reconnect handshakes included
+ * (40 KB chunk + 2,048 slots = 72 KB passes; 32 KB + 2,048 aborts in the broker TLS handshake).
+ * SIM_RUN_ONLINE_FITS overrides.
+ */
+const ONLINE_FITS = (process.env.SIM_RUN_ONLINE_FITS ?? "40:2048").split(",").map((pair) => pair.split(":").map(Number) as [number, number]).map(([chunkKb, slots]) => ({
+  label: `fit-online-${chunkKb}k-${slots}`, chunkBytes: chunkKb * 1024, slots,
+  what: `${chunkKb} KB chunk + ${slots.toLocaleString("en")} slots = ${chunkKb + (slots * 16) / 1024} KB on an ESP32`,
+}));
 /** SIM_RUN_ONLY=fit: only the fixed-heap runs (SIM_RUN_FITS="chunkKB:slots,…"), to look for the size that fits. */
 const onlyFits = process.env.SIM_RUN_ONLY === "fit";
 /** SIM_RUN_ONLY=wrong-ca,tls-faults (run labels): only those runs, to reproduce one phase. */
@@ -431,6 +442,7 @@ try {
   if (wanted("publish-1000")) await build("publish-1000", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: httpUrl, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 20 });
   if (wanted("register")) await build("register", registerFactory, { telemetryIntervalMs: 1000 });
   for (const fit of FITS) if (wanted(fit.label) || onlyFits) await build(fit.label, factoryOf[fit.strategy], { telemetryIntervalMs: 20 }, fit);
+  for (const fit of ONLINE_FITS) if (wanted(fit.label) || onlyFits) await build(fit.label, bootstrapFactory, { telemetryIntervalMs: 20 }, fit);
   if (wanted("shared")) await build("shared", sharedFactory, { telemetryIntervalMs: 1000 });
   if (wanted("hub")) await build("hub", hubFactory, { telemetryIntervalMs: 1000 });
   if (wanted("tls-faults")) await build("tls-faults", { chain: ["stored", "bootstrap"], broker, retry, bootstrap: { url: tlsFaults.url, generation: "client", externalId: "node-id", externalKey: EXTERNAL_KEY, ca: pki.caPem } }, { telemetryIntervalMs: 1000 });
@@ -596,6 +608,32 @@ try {
       const reached = sim.logs.filter((l) => / (INFO|WARN|ERROR|DEBUG) /.test(l)).slice(-2).map((l) => l.slice(25)).join(" → ");
       record(fit.label, `${fit.strategy}, online and 1,000 publishes in ${fit.what}`, boot !== undefined && online !== undefined && thousand !== undefined && abort === undefined,
         abort !== undefined ? `${abort} after: ${reached}` : thousand?.line ?? online?.line ?? boot?.line ?? "did not boot");
+      await sim.stop();
+    });
+  }
+
+  // ================= fixed heaps, online from stored credentials: what stays live once online
+  const source = FITS.find((f) => f.strategy === "bootstrap");
+  for (const fit of ONLINE_FITS) {
+    await guarded(fit.label, async () => {
+      const flash = join(work, fit.label, "flash");
+      const from = source === undefined ? undefined : join(work, source.label, "flash");
+      if (from === undefined || !existsSync(from) || readdirSync(from).length === 0) throw new Error("needs the bootstrap fit run's flash (run it first)");
+      for (const name of readdirSync(from)) copyFileSync(join(from, name), join(flash, name));
+      const sim = new SimRun(fit.label, soPath(fit.label), display, xsbug);
+      runs.push(sim);
+      current = sim;
+      sim.start();
+      const boot = await sim.waitFor(/device: boot nodeId=\w+ firstBoot=false credentials=stored/, 30_000);
+      const online = await sim.waitFor(/online sessionPresent/, 60_000);
+      sim.markPhase();
+      const thousand = await sim.waitFor(/telemetry seq=1000\b/, 240_000, online?.index ?? 0);
+      await sim.waitSamples(1);
+      sim.phase(`online from flash, 1,000 publishes in a fixed heap (${fit.what})`);
+      const abort = sim.aborted();
+      const reached = sim.logs.filter((l) => / (INFO|WARN|ERROR|DEBUG) /.test(l)).slice(-2).map((l) => l.slice(25)).join(" → ");
+      record(fit.label, `online from stored credentials and 1,000 publishes in ${fit.what}`, boot !== undefined && online !== undefined && thousand !== undefined && abort === undefined,
+        abort !== undefined ? `${abort} after: ${reached}` : thousand?.line ?? online?.line ?? boot?.line ?? "did not boot from stored credentials");
       await sim.stop();
     });
   }
