@@ -235,6 +235,50 @@ async function telemetryAcked(sim: SimRun, from: number): Promise<string | undef
   return acked === undefined ? undefined : `${sent.line.slice(25)} → ${acked.line.slice(25)}`;
 }
 
+type Found = { line: string; index: number } | undefined;
+
+/** Builds nothing: starts the run's firmware (`label`'s mc.so) under mcsim; the xsbug log goes to it. */
+function launch(label: string, name = label): SimRun {
+  const sim = new SimRun(name, soPath(label), display, xsbug);
+  runs.push(sim);
+  current = sim;
+  sim.start();
+  return sim;
+}
+
+const nodeIdOf = (boot: Found): string => (boot ? /nodeId=(\w+)/.exec(boot.line)![1]! : "");
+
+/**
+ * A strategy run after its first boot: persisted → online → telemetry acknowledged, the phase's
+ * memory, then PASS when all happened and `also` holds (its detail first), and the abort check.
+ */
+async function onboardsOnline(sim: SimRun, strategy: string, what: string, phase: string, also?: () => { ok: boolean; detail: string }): Promise<void> {
+  sim.markPhase();
+  const persisted = await sim.waitFor(new RegExp(`persisted strategy=${strategy}\\b`), 60_000);
+  const online = await sim.waitFor(/online sessionPresent/, 60_000);
+  const delivered = await telemetryAcked(sim, online?.index ?? 0);
+  await sim.waitSamples(1);
+  sim.phase(phase);
+  const extra = also?.();
+  record(sim.label, what, persisted !== undefined && online !== undefined && delivered !== undefined && (extra?.ok ?? true),
+    [...(extra ? [extra.detail] : []), persisted?.line ?? "not persisted", online?.line ?? "not online", delivered ?? "no telemetry ack"].join(" | "));
+  await sim.stop();
+  record(sim.label, "no XS abort", sim.aborted() === undefined, sim.aborted() ?? "none");
+}
+
+/** A fit run's ending: 1,000 publishes after `online`; PASS only if the unit got there without an abort ("memory full"). */
+async function thousandPublishes(sim: SimRun, what: string, phase: string, boot: Found, online: Found): Promise<void> {
+  sim.markPhase();
+  const thousand = await sim.waitFor(/telemetry seq=1000\b/, 240_000, online?.index ?? 0);
+  await sim.waitSamples(1);
+  sim.phase(phase);
+  const abort = sim.aborted();
+  const reached = sim.logs.filter((l) => / (INFO|WARN|ERROR|DEBUG) /.test(l)).slice(-2).map((l) => l.slice(25)).join(" → ");
+  record(sim.label, what, boot !== undefined && online !== undefined && thousand !== undefined && abort === undefined,
+    abort !== undefined ? `${abort} after: ${reached}` : thousand?.line ?? online?.line ?? boot?.line ?? "did not boot");
+  await sim.stop();
+}
+
 /**
  * The unit's flash as it stands: every file's name, modification time and bytes (the firmware's keys
  * are one file each, src/platform/moddable/storage-files.ts). Any write, even of the same bytes, changes it.
@@ -452,16 +496,11 @@ try {
   // ================= bootstrap
   await guarded("bootstrap", async () => {
     const label = "bootstrap";
-    const so = soPath(label);
     const flash = join(work, label, "flash");
-    const sim = new SimRun(label, so, display, xsbug);
-    runs.push(sim);
-    current = sim;
-    sim.markPhase();
-    sim.start();
+    const sim = launch(label);
     const boot = await sim.waitFor(/device: boot nodeId=(\w+) firstBoot=true/, 30_000);
     record(label, "identity made on first boot", boot !== undefined, boot?.line ?? "no boot line");
-    const nodeId = boot ? /nodeId=(\w+)/.exec(boot.line)![1]! : "";
+    const nodeId = nodeIdOf(boot);
     sim.markPhase(); // from the first boot line: earlier samples are the machine before the firmware ran
     await sim.waitSamples(2);
     sim.phase("boot (first boot, identity made)");
@@ -503,12 +542,9 @@ try {
 
   await guarded("publish-1000", async () => {
     const label = "publish-1000";
-    const sim = new SimRun(label, soPath(label), display, xsbug);
-    runs.push(sim);
-    current = sim;
-    sim.start();
+    const sim = launch(label);
     const boot = await sim.waitFor(/device: boot nodeId=(\w+)/, 30_000);
-    const nodeId = boot ? /nodeId=(\w+)/.exec(boot.line)![1]! : "";
+    const nodeId = nodeIdOf(boot);
     cloud.addBootstrapConfig({ externalId: nodeId, externalKey: EXTERNAL_KEY });
     await cloud.settled();
     const online = await sim.waitFor(/online sessionPresent/, 90_000);
@@ -523,92 +559,44 @@ try {
   // ================= register
   await guarded("register", async () => {
     const label = "register";
-    const sim = new SimRun(label, soPath(label), display, xsbug);
-    runs.push(sim);
-    current = sim;
-    sim.markPhase();
-    sim.start();
-    const boot = await sim.waitFor(/device: boot nodeId=(\w+) firstBoot=true/, 30_000);
-    const nodeId = boot ? /nodeId=(\w+)/.exec(boot.line)![1]! : "";
-    sim.markPhase();
-    cloud.allowSerials([nodeId]);
-    const persisted = await sim.waitFor(/persisted strategy=register/, 60_000);
-    const online = await sim.waitFor(/online sessionPresent/, 60_000);
-    const delivered = await telemetryAcked(sim, online?.index ?? 0);
-    await sim.waitSamples(1);
-    sim.phase("register → online");
-    record(label, "registered, online, telemetry acknowledged", persisted !== undefined && online !== undefined && delivered !== undefined,
-      [persisted?.line ?? "not persisted", online?.line ?? "not online", delivered ?? "no telemetry ack"].join(" | "));
-    await sim.stop();
-    record(label, "no XS abort", sim.aborted() === undefined, sim.aborted() ?? "none");
+    const sim = launch(label);
+    cloud.allowSerials([nodeIdOf(await sim.waitFor(/device: boot nodeId=(\w+) firstBoot=true/, 30_000))]);
+    await onboardsOnline(sim, "register", "registered, online, telemetry acknowledged", "register → online");
   });
 
   // ================= shared login, client ID from the node ID
   await guarded("shared", async () => {
     const label = "shared";
-    const sim = new SimRun(label, soPath(label), display, xsbug);
-    runs.push(sim);
-    current = sim;
-    sim.start();
-    const boot = await sim.waitFor(/device: boot nodeId=(\w+) firstBoot=true/, 30_000);
-    const nodeId = boot ? /nodeId=(\w+)/.exec(boot.line)![1]! : "";
-    sim.markPhase();
-    const persisted = await sim.waitFor(/persisted strategy=shared/, 60_000);
-    const online = await sim.waitFor(/online sessionPresent/, 60_000);
-    const delivered = await telemetryAcked(sim, online?.index ?? 0);
-    await sim.waitSamples(1);
-    sim.phase("shared → online");
-    const clientId = sim.logs.some((l) => l.includes(`tls-up clientId=esp${nodeId}`));
-    record(label, "shared login with client ID esp<node ID>, online, telemetry acknowledged", persisted !== undefined && online !== undefined && delivered !== undefined && clientId,
-      [persisted?.line ?? "not persisted", online?.line ?? "not online", delivered ?? "no telemetry ack", clientId ? `client ID esp${nodeId}` : "client ID not seen in the log"].join(" | "));
-    await sim.stop();
-    record(label, "no XS abort", sim.aborted() === undefined, sim.aborted() ?? "none");
+    const sim = launch(label);
+    const nodeId = nodeIdOf(await sim.waitFor(/device: boot nodeId=(\w+) firstBoot=true/, 30_000));
+    await onboardsOnline(sim, "shared", "shared login with client ID esp<node ID>, online, telemetry acknowledged", "shared → online", () => {
+      const seen = sim.logs.some((l) => l.includes(`tls-up clientId=esp${nodeId}`));
+      return { ok: seen, detail: seen ? `client ID esp${nodeId}` : "client ID not seen in the log" };
+    });
   });
 
   // ================= local hub approval
   await guarded("hub", async () => {
     const label = "hub";
-    const sim = new SimRun(label, soPath(label), display, xsbug);
-    runs.push(sim);
-    current = sim;
-    sim.start();
+    const sim = launch(label);
     await sim.waitFor(/device: boot nodeId=(\w+) firstBoot=true/, 30_000);
-    sim.markPhase();
-    const persisted = await sim.waitFor(/persisted strategy=hub/, 60_000);
-    const online = await sim.waitFor(/online sessionPresent/, 60_000);
-    const delivered = await telemetryAcked(sim, online?.index ?? 0);
-    await sim.waitSamples(1);
-    sim.phase("hub approval → online");
-    const approved = hub.audit().some((a) => JSON.stringify(a).includes("sim-run"));
-    record(label, "hub pairing over TLS pinned to the hub's key, approved, credentials released, online, telemetry acknowledged",
-      persisted !== undefined && online !== undefined && delivered !== undefined && approved,
-      [approved ? "approved on the hub" : "no approval in the hub's audit", persisted?.line ?? "not persisted", online?.line ?? "not online", delivered ?? "no telemetry ack"].join(" | "));
-    await sim.stop();
-    record(label, "no XS abort", sim.aborted() === undefined, sim.aborted() ?? "none");
+    await onboardsOnline(sim, "hub", "hub pairing over TLS pinned to the hub's key, approved, credentials released, online, telemetry acknowledged", "hub approval → online", () => {
+      const approved = hub.audit().some((a) => JSON.stringify(a).includes("sim-run"));
+      return { ok: approved, detail: approved ? "approved on the hub" : "no approval in the hub's audit" };
+    });
   });
 
-  // ================= fixed heaps: bootstrap or register → online → 1,000 publishes without "memory full"
+  // ================= fixed heaps: each strategy → online → 1,000 publishes without "memory full"
   for (const fit of FITS) {
     await guarded(fit.label, async () => {
-      const sim = new SimRun(fit.label, soPath(fit.label), display, xsbug);
-      runs.push(sim);
-      current = sim;
-      sim.start();
+      const sim = launch(fit.label);
       const boot = await sim.waitFor(/device: boot nodeId=(\w+)/, 30_000);
-      const nodeId = boot ? /nodeId=(\w+)/.exec(boot.line)![1]! : "";
+      const nodeId = nodeIdOf(boot);
       if (fit.strategy === "register") cloud.allowSerials([nodeId]);
       else if (fit.strategy === "bootstrap") cloud.addBootstrapConfig({ externalId: nodeId, externalKey: EXTERNAL_KEY });
       await cloud.settled();
       const online = await sim.waitFor(/online sessionPresent/, 90_000);
-      sim.markPhase();
-      const thousand = await sim.waitFor(/telemetry seq=1000\b/, 240_000, online?.index ?? 0);
-      await sim.waitSamples(1);
-      sim.phase(`online, 1,000 publishes in a fixed heap (${fit.what})`);
-      const abort = sim.aborted();
-      const reached = sim.logs.filter((l) => / (INFO|WARN|ERROR|DEBUG) /.test(l)).slice(-2).map((l) => l.slice(25)).join(" → ");
-      record(fit.label, `${fit.strategy}, online and 1,000 publishes in ${fit.what}`, boot !== undefined && online !== undefined && thousand !== undefined && abort === undefined,
-        abort !== undefined ? `${abort} after: ${reached}` : thousand?.line ?? online?.line ?? boot?.line ?? "did not boot");
-      await sim.stop();
+      await thousandPublishes(sim, `${fit.strategy}, online and 1,000 publishes in ${fit.what}`, `online, 1,000 publishes in a fixed heap (${fit.what})`, boot, online);
     });
   }
 
@@ -620,33 +608,19 @@ try {
       const from = source === undefined ? undefined : join(work, source.label, "flash");
       if (from === undefined || !existsSync(from) || readdirSync(from).length === 0) throw new Error("needs the bootstrap fit run's flash (run it first)");
       for (const name of readdirSync(from)) copyFileSync(join(from, name), join(flash, name));
-      const sim = new SimRun(fit.label, soPath(fit.label), display, xsbug);
-      runs.push(sim);
-      current = sim;
-      sim.start();
+      const sim = launch(fit.label);
       const boot = await sim.waitFor(/device: boot nodeId=\w+ firstBoot=false credentials=stored/, 30_000);
       const online = await sim.waitFor(/online sessionPresent/, 60_000);
-      sim.markPhase();
-      const thousand = await sim.waitFor(/telemetry seq=1000\b/, 240_000, online?.index ?? 0);
-      await sim.waitSamples(1);
-      sim.phase(`online from flash, 1,000 publishes in a fixed heap (${fit.what})`);
-      const abort = sim.aborted();
-      const reached = sim.logs.filter((l) => / (INFO|WARN|ERROR|DEBUG) /.test(l)).slice(-2).map((l) => l.slice(25)).join(" → ");
-      record(fit.label, `online from stored credentials and 1,000 publishes in ${fit.what}`, boot !== undefined && online !== undefined && thousand !== undefined && abort === undefined,
-        abort !== undefined ? `${abort} after: ${reached}` : thousand?.line ?? online?.line ?? boot?.line ?? "did not boot from stored credentials");
-      await sim.stop();
+      await thousandPublishes(sim, `online from stored credentials and 1,000 publishes in ${fit.what}`, `online from flash, 1,000 publishes in a fixed heap (${fit.what})`, boot, online);
     });
   }
 
   // ================= wrong CA
   await guarded("wrong-ca", async () => {
     const label = "wrong-ca";
-    const sim = new SimRun(label, soPath(label), display, xsbug);
-    runs.push(sim);
-    current = sim;
-    sim.start();
+    const sim = launch(label);
     const boot = await sim.waitFor(/device: boot nodeId=(\w+)/, 30_000);
-    const nodeId = boot ? /nodeId=(\w+)/.exec(boot.line)![1]! : "";
+    const nodeId = nodeIdOf(boot);
     cloud.addBootstrapConfig({ externalId: nodeId, externalKey: EXTERNAL_KEY });
     const refused = await sim.waitFor(/failed strategy=bootstrap kind=/, 60_000);
     const later = await sim.waitFor(/state state=onboarding-backoff|attempt strategy=bootstrap attempt=2/, 30_000, refused?.index ?? 0);
@@ -658,10 +632,7 @@ try {
   // ================= TLS refused by the server, three ways
   await guarded("tls-faults", async () => {
     const label = "tls-faults";
-    const sim = new SimRun(label, soPath(label), display, xsbug);
-    runs.push(sim);
-    current = sim;
-    sim.start();
+    const sim = launch(label);
     const failures: string[] = [];
     let from = 0;
     // every mode twice: the retry budget (3) runs out once, so the back-off path is crossed too
@@ -684,12 +655,9 @@ try {
   // ================= an undecryptable record behind the broker's CONNACK (tlssocket.js's re-read Timer)
   await guarded("tls-junk", async () => {
     const label = "tls-junk";
-    const sim = new SimRun(label, soPath(label), display, xsbug);
-    runs.push(sim);
-    current = sim;
-    sim.start();
+    const sim = launch(label);
     const boot = await sim.waitFor(/device: boot nodeId=(\w+)/, 30_000);
-    const nodeId = boot ? /nodeId=(\w+)/.exec(boot.line)![1]! : "";
+    const nodeId = nodeIdOf(boot);
     cloud.addBootstrapConfig({ externalId: nodeId, externalKey: EXTERNAL_KEY });
     await cloud.settled();
     const first = await sim.waitFor(/offline reason=/, 90_000);
@@ -703,10 +671,7 @@ try {
   // ================= broker restart (last: the cloud's admin session does not come back after it)
   await guarded("bootstrap", async () => {
     const label = "bootstrap";
-    const sim = new SimRun(`${label} (again)`, soPath(label), display, xsbug);
-    runs.push(sim);
-    current = sim;
-    sim.start();
+    const sim = launch(label, `${label} (again)`);
     const online = await sim.waitFor(/online sessionPresent/, 60_000);
     if (online === undefined) throw new Error("the stored unit did not come online again");
     // the broker restarts under the unit
