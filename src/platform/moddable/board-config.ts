@@ -3,6 +3,7 @@
 // proof of possession lives. The fleet's cloud config ("factory") is validated by
 // src/config/factory-config.ts. Every field is checked so a bad build fails at boot, by name.
 import type { DeviceConfig } from "../../lifecycle/device.js";
+import { isNvsName } from "./nvs-names.js";
 
 export class BoardConfigError extends Error {
   readonly code = "bad-board-config";
@@ -116,6 +117,6 @@ function int(value: unknown, path: string, min: number, max: number): number {
 
 function nvsName(value: unknown, path: string): string {
   const name = str(value, path);
-  if (name.length > 15) throw new BoardConfigError(path, "NVS names are at most 15 characters");
+  if (!isNvsName(name)) throw new BoardConfigError(path, "NVS names are at most 15 characters");
   return name;
 }

@@ -13,9 +13,8 @@ import { File } from "file";
 import type { KeyValueStorage } from "../../io/io.js";
 import { BoardError } from "./errors.js";
 import { toArrayBuffer } from "./pem.js";
+import { isNvsName } from "./nvs-names.js";
 
-/** NVS limit for namespace and key names (ESP-IDF), kept here so what runs on the simulator runs on the board. */
-const NVS_NAME_MAX = 15;
 /** Names that are safe as one path segment (NVS itself takes more; this firmware's keys are all of these). */
 const SEGMENT = /^[A-Za-z0-9._-]+$/;
 
@@ -67,7 +66,7 @@ export class FileStorage implements KeyValueStorage {
 }
 
 function checkName(name: string, what: string): void {
-  if (name.length === 0 || name.length > NVS_NAME_MAX) throw new BoardError("storage-key", `NVS ${what}s must be 1–15 characters`);
+  if (!isNvsName(name)) throw new BoardError("storage-key", `NVS ${what}s must be 1–15 characters`);
   if (!SEGMENT.test(name) || name === "." || name === "..") throw new BoardError("storage-key", `a ${what} on the simulator's file store is letters, digits, ".", "_" or "-"`);
 }
 

@@ -5,15 +5,13 @@ import Preference from "preference";
 import type { KeyValueStorage } from "../../io/io.js";
 import { BoardError } from "./errors.js";
 import { toArrayBuffer } from "./pem.js";
-
-/** NVS limit for namespace and key names (ESP-IDF). The simulator's Preference has none: enforce it here. */
-export const NVS_NAME_MAX = 15;
+import { isNvsName } from "./nvs-names.js";
 
 export class PreferenceStorage implements KeyValueStorage {
   readonly #domain: string;
 
   constructor(domain: string) {
-    if (domain.length === 0 || domain.length > NVS_NAME_MAX) throw new BoardError("storage-key", "NVS namespace must be 1–15 characters");
+    if (!isNvsName(domain)) throw new BoardError("storage-key", "NVS namespace must be 1–15 characters");
     this.#domain = domain;
   }
 
@@ -38,7 +36,7 @@ export class PreferenceStorage implements KeyValueStorage {
 }
 
 function checkKey(key: string): void {
-  if (key.length === 0 || key.length > NVS_NAME_MAX) throw new BoardError("storage-key", "NVS keys must be 1–15 characters");
+  if (!isNvsName(key)) throw new BoardError("storage-key", "NVS keys must be 1–15 characters");
 }
 
 /** The board's store: NVS through Preference (storage-files.ts stands in on the desktop simulator). */
