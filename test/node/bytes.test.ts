@@ -65,6 +65,8 @@ test("fromUtf8() refuses exactly what a fatal TextDecoder refuses (overlong, sur
   assert.ok(refused > 1000, `only ${refused} malformed inputs: the comparison has no teeth`);
 });
 
+// Self-derived, not an oracle: the expected bytes are the firmware's own earlier behaviour (the
+// surrogate's code point in the 3-byte form), written down so the rewrite keeps it.
 test("utf8() keeps a lone surrogate as its 3-byte form (what the firmware always did; TextEncoder would write U+FFFD)", () => {
   assert.deepEqual([...utf8("a\ud800b")], [0x61, 0xed, 0xa0, 0x80, 0x62]);
   assert.deepEqual([...utf8("\udc00")], [0xed, 0xb0, 0x80]);

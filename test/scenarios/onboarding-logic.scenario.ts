@@ -79,6 +79,8 @@ export const scenarios: Scenario[] = [
       checkEqual([reg.clientId, reg.username, reg.password?.revealString()], ["5793f96ee34f6e0170669c09", "k", "s"], "client ID = device ID, username = key, password = secret");
       checkThrows(() => credentialsFromRegistration('{"deviceId":"a/b","key":"k","secret":"s"}', { url: "https://x/register", fields }, { url: "mqtts://b" }), Error, "topic-unsafe device ID");
       checkEqual(sharedClientId({ username: "u", password: "p", clientIdPrefix: "esp" }, "aa:bb:cc:dd:ee:0f"), "espAABBCCDDEE0F", "shared client ID");
+      // shared.clientId "node-id": the expected IDs and limits are our own rule (prefix + node ID, ≤ 23
+      // for MQTT 3.1.1's portable client ID), self-derived, not from a cloud's documentation
       checkEqual(sharedClientId({ username: "u", password: "p", clientIdPrefix: "esp", clientId: "node-id" }, undefined, "b78905fa7518cfe193e5"), "espb78905fa7518cfe193e5", "shared client ID from the node ID (no MAC)");
       checkEqual(sharedClientId({ username: "u", password: "p", clientIdPrefix: "esp" }, undefined, "b78905fa7518cfe193e5"), undefined, "no MAC and the MAC asked for: none");
       const sharedConfig = (extra: Record<string, unknown>) => parseFactoryConfig({ chain: ["shared"], broker: { url: "mqtts://b:8883" }, shared: { username: "u", password: "p", ...extra } });

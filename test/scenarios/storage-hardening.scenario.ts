@@ -24,15 +24,19 @@ function good(d: SimDevice): CredentialRecord {
   };
 }
 
+/** A store holding a good record, and the flash write count after saving it. */
+function savedGood(d: SimDevice): { d: SimDevice; store: CredentialStore; base: CredentialRecord; writes: number } {
+  const store = new CredentialStore(d.io.storage);
+  const base = good(d);
+  store.save(base);
+  return { d, store, base, writes: d.flash.writeCount };
+}
+
 export const scenarios: Scenario[] = [
   {
     name: "H2: the store refuses, before writing, credentials the MQTT client could not use (U+0000, empty client ID, wildcard topic, password without user)",
     run(ctx) {
-      const d = ctx.device();
-      const store = new CredentialStore(d.io.storage);
-      const base = good(d);
-      store.save(base);
-      const writes = d.flash.writeCount;
+      const { d, store, base, writes } = savedGood(ctx.device());
       const bad: Partial<NonNullable<CredentialRecord["mqtt"]>>[] = [
         { username: "dev\u0000x" }, { clientId: "node\u0000" }, { clientId: "" }, { topics: { command: "devices/+/cmd" } },
         { topics: { telemetry: "t\u0000" } }, { username: undefined },
@@ -51,11 +55,7 @@ export const scenarios: Scenario[] = [
   {
     name: "M1: a Wi-Fi channel above 196 (or an SSID over 32 bytes) is refused before it is written: the store never writes what it cannot read back",
     run(ctx) {
-      const d = ctx.device();
-      const store = new CredentialStore(d.io.storage);
-      const base = good(d);
-      store.save(base);
-      const writes = d.flash.writeCount;
+      const { d, store, base, writes } = savedGood(ctx.device());
       const wifi = { ssid: utf8("home"), passphrase: Secret.fromString("pass phrase") };
       checkEqual(checkThrows(() => store.save({ ...base, wifi: { ...wifi, channel: 197 } }), StoreRefused, "channel 197").code, "unreadable-record", "typed");
       checkThrows(() => store.save({ ...base, wifi: { ...wifi, ssid: new Uint8Array(33) } }), StoreRefused, "SSID of 33 bytes");

@@ -2,7 +2,9 @@
 // The desktop-simulator build (lin): manifest.json maps ble-absent.ts in place of ble.ts and
 // storage-files.ts in place of storage.ts (host-sim/board/bundle.ts SIMULATOR_MODULES). Same glue
 // otherwise: the Io has no BLE and the board says so; the firmware's keys live in one file each
-// under config.file.root, never in the SDK's lin Preference.
+// under config.file.root, never in the SDK's lin Preference. The file rules these checks meet are the
+// fake's (file.ts), i.e. our reading of the SDK's lin modFile.c, not a recording; the real module
+// ran under the same glue in `npm run sim:run` (keys persisted, 0 writes on a second boot).
 import "./globals.js";
 import { check, eq, sameBytes, serveChecks, throwsCode, type Checks } from "./checks.js";
 import { resetWorld, world } from "./world.js";

@@ -713,17 +713,22 @@ function httpConfig(provisioning: Record<string, unknown>): Record<string, unkno
   return { ...config, provisioning: { ...(config.provisioning as object), ...provisioning } };
 }
 
+/** A fresh board (the SDK's one GATT server gone with the reboot) with a factory PoP and these provisioning settings. */
+function rebootWith(provisioning: Record<string, unknown>): void {
+  resetWorld();
+  peers.length = 0;
+  nimble.reset();
+  world.config = httpConfig(provisioning);
+  world.prefs.set("factory/pop", "abcd1234");
+}
+
 function cookieOf(r: FakeResponse | undefined): string | undefined {
   return r?.headers["set-cookie"];
 }
 
 Object.assign(checks, {
   "HTTP provisioning (transport http, on the SDK's HTTP server): POST /<endpoint>, one session cookie at a time, 400/404/405 refusals, in-flight requests cut and 503 once the window closes, nothing reaches the SDK"() {
-    resetWorld();
-    peers.length = 0;
-    nimble.reset(); // a reboot
-    world.config = httpConfig({ transport: "http", httpPort: 8080 });
-    world.prefs.set("factory/pop", "abcd1234");
+    rebootWith({ transport: "http", httpPort: 8080 });
     const device = main();
     check(device !== undefined, "main() returned no device");
     eq(device.state, "provisioning", "a board without stored Wi-Fi opens the window over HTTP");
@@ -777,11 +782,7 @@ Object.assign(checks, {
   },
 
   "HTTP provisioning: transport both serves BLE and HTTP; a port that cannot be bound leaves the window on BLE; a bad transport name stops the boot by field"() {
-    resetWorld();
-    peers.length = 0;
-    nimble.reset(); // a reboot
-    world.config = httpConfig({ transport: "both", httpPort: 8081 });
-    world.prefs.set("factory/pop", "abcd1234");
+    rebootWith({ transport: "both", httpPort: 8081 });
     const both = main();
     check(both !== undefined, "main() returned no device");
     eq(both.state, "provisioning", "window open");
@@ -791,11 +792,7 @@ Object.assign(checks, {
     eq(post(httpWorld.servers[0]!, "/proto-ver", utf8("-"))?.status, 200, "HTTP answers");
     both.shutdown();
 
-    resetWorld();
-    peers.length = 0;
-    nimble.reset(); // a reboot
-    world.config = httpConfig({ transport: "both", httpPort: 8082 });
-    world.prefs.set("factory/pop", "abcd1234");
+    rebootWith({ transport: "both", httpPort: 8082 });
     httpWorld.portsInUse.add(8082);
     const taken = main();
     check(taken !== undefined, "main() returned no device");
